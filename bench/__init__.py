@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures; results go to docs/performance.md with the command."""

@@ -1,0 +1,1 @@
+"""Ingest: MQTT and HTTP connectors, inbound adapters, the time-series writer and its upkeep."""

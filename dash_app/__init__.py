@@ -1,0 +1,1 @@
+"""Plotly Dash views: regulators' regional maps and enterprises' live twins (Chinese first)."""

@@ -1,0 +1,1 @@
+"""Pure builders of page parts: plain data in, Dash components out."""

@@ -1,0 +1,68 @@
+"""``dusttwin serve scheduler``: enqueues the platform's periodic RQ jobs on time, once each.
+
+Several schedulers may run (for availability); a job is enqueued once per period all the same,
+because each period's job has a fixed id claimed in Redis with SET NX.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "dusttwin"
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job enqueued every ``every_s`` seconds, by its dotted function path."""
+
+    name: str
+    func: str
+    every_s: int
+    timeout_s: int = 300
+
+
+PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob("timeseries-upkeep", "connectors.jobs.maintain_timeseries", every_s=60),
+)
+
+
+def tick(redis: Redis, now: datetime, jobs: tuple[PeriodicJob, ...] = PERIODIC_JOBS) -> list[str]:
+    """Enqueue every job whose period has begun and was not yet claimed; returns their ids."""
+    queue = Queue(QUEUE_NAME, connection=redis)
+    enqueued: list[str] = []
+    for job in jobs:
+        slot = int(now.timestamp()) // job.every_s
+        job_id = f"periodic-{job.name}-{slot}"
+        claimed = redis.set(f"dusttwin:scheduler:{job_id}", "1", nx=True, ex=job.every_s * 10)
+        if not claimed:
+            continue
+        queue.enqueue(job.func, job_id=job_id, job_timeout=job.timeout_s, result_ttl=3600)
+        enqueued.append(job_id)
+    return enqueued
+
+
+def run(redis: Redis, *, interval_s: float = 5.0, stop: Callable[[], bool] = lambda: False) -> None:
+    """Tick until ``stop()`` says so, logging once when Redis fails and once when it is back."""
+    failing = False
+    while not stop():
+        try:
+            for job_id in tick(redis, datetime.now(UTC)):
+                log.debug("enqueued %s", job_id)
+            if failing:
+                log.warning("scheduler: Redis is reachable again")
+                failing = False
+        except RedisError as err:
+            if not failing:
+                log.error("scheduler: cannot reach Redis (%s); retrying", err)
+                failing = True
+        time.sleep(interval_s)

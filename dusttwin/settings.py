@@ -1,0 +1,65 @@
+"""The one settings class (env prefix ``DUSTTWIN_``, optional ``.env``), read once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TimescaleMode = Literal["auto", "require", "off"]
+
+
+class Settings(BaseSettings):
+    """Everything a dusttwin process needs to know about its surroundings.
+
+    Built once by the CLI (``Settings()``) and passed down; no module reads the environment itself.
+    Every default points at loopback: the embedded default runs with no cloud and no outside host.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="DUSTTWIN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: SecretStr = Field(
+        default=SecretStr("postgresql://dusttwin@127.0.0.1:5432/dusttwin"),
+        description="PostgreSQL DSN (libpq URI). 数据库连接串.",
+    )
+    timescaledb: TimescaleMode = Field(
+        default="auto",
+        description=(
+            "Use the TimescaleDB extension: auto (when installed and preloaded), require (fail "
+            "without it) or off (plain PostgreSQL partitions). 时序库模式."
+        ),
+    )
+    redis_url: SecretStr = Field(default=SecretStr("redis://127.0.0.1:6379/0"))
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_username: str = "dusttwin-admin"
+    mqtt_password: SecretStr = SecretStr("")
+    mqtt_tls: bool = False
+    mqtt_ca_file: Path | None = None
+    mqtt_client_id_prefix: str = "dusttwin"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    dash_host: str = "127.0.0.1"
+    dash_port: int = Field(default=8050, ge=1, le=65535)
+    secret_key: SecretStr = SecretStr("")
+    data_dir: Path = Path("var")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Retention of time series [DEFAULT]: raw readings half a year, minute rollups two years,
+    # hourly rollups ten years. Regulators look at a year of trends from the hourly rollup.
+    retention_raw_days: int = Field(default=180, ge=1)
+    retention_1m_days: int = Field(default=730, ge=1)
+    retention_1h_days: int = Field(default=3650, ge=1)
+
+    @property
+    def api_url(self) -> str:
+        """The API's base URL as a browser on this machine reaches it."""
+        return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def dash_url(self) -> str:
+        """The Dash app's base URL as a browser on this machine reaches it."""
+        return f"http://{self.dash_host}:{self.dash_port}"

@@ -1,0 +1,97 @@
+"""Test fixtures on the real services: PostgreSQL (with and without TimescaleDB), Redis, Mosquitto.
+
+A missing service stops the whole run with a message saying which and how to start it; nothing
+is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from dusttwin.health import Check, check_broker, check_redis
+from dusttwin.migrate import migrate
+from dusttwin.settings import Settings
+
+TEST_DATABASES = {"timescaledb": "dusttwin_test_tsdb", "plain": "dusttwin_test_plain"}
+
+
+def _dsn_for(settings: Settings, dbname: str) -> str:
+    params = conninfo_to_dict(settings.database_url.get_secret_value())
+    params["dbname"] = dbname
+    return make_conninfo(**params)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """The settings the suite runs with (.env written by deploy/local/services.sh)."""
+    settings = Settings()
+    problems: list[str] = []
+    try:
+        psycopg.connect(_dsn_for(settings, "postgres"), connect_timeout=3).close()
+    except psycopg.Error as err:
+        problems.append(f"PostgreSQL: {err}".strip())
+    for check in asyncio.run(_service_checks(settings)):
+        if not check.ok:
+            problems.append(f"{check.name}: {check.detail}")
+    if problems:
+        pytest.exit(
+            "the tests need the real services, and these are not usable:\n  "
+            + "\n  ".join(problems)
+            + "\nrun `deploy/local/services.sh up` (or `make test`, which does it)",
+            returncode=3,
+        )
+    return settings
+
+
+async def _service_checks(settings: Settings) -> list[Check]:
+    return [
+        await check_redis(settings.redis_url.get_secret_value()),
+        await check_broker(settings),
+    ]
+
+
+def _recreate_database(settings: Settings, name: str) -> str:
+    with psycopg.connect(_dsn_for(settings, "postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return _dsn_for(settings, name)
+
+
+@pytest.fixture(scope="session")
+def fresh_database(settings: Settings) -> Iterator[Callable[[str], str]]:
+    """A factory of empty databases (dropped again at the end of the session)."""
+    made: list[str] = []
+
+    def make(name: str) -> str:
+        made.append(name)
+        return _recreate_database(settings, name)
+
+    yield make
+    with psycopg.connect(_dsn_for(settings, "postgres"), autocommit=True) as admin:
+        for name in made:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def migrated_dsns(settings: Settings) -> dict[str, str]:
+    """One migrated database per time-series mode: TimescaleDB required, and plain."""
+    tsdb = _recreate_database(settings, TEST_DATABASES["timescaledb"])
+    migrate(tsdb, "require")
+    plain = _recreate_database(settings, TEST_DATABASES["plain"])
+    migrate(plain, "off")
+    return {"timescaledb": tsdb, "plain": plain}
+
+
+@pytest.fixture(params=["timescaledb", "plain"])
+def ts_conn(
+    request: pytest.FixtureRequest, migrated_dsns: dict[str, str]
+) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """An autocommit connection to a migrated database of each mode, emptied after the test."""
+    with psycopg.connect(migrated_dsns[request.param], autocommit=True) as conn:
+        yield conn
+        conn.execute("TRUNCATE readings, readings_1m, readings_1h, rollup_pending, things")
