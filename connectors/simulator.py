@@ -119,6 +119,7 @@ async def run_gateway(
     heartbeat_s: float = 60.0,
     messages: int | None = None,
     seed: int = 0,
+    on_connect: Callable[[], None] = lambda: None,
 ) -> int:
     """Simulate one gateway until cancelled (or ``messages`` rts sent); returns rts sent."""
     username, password = credentials(gateway)
@@ -133,6 +134,7 @@ async def run_gateway(
         will=will,
     ) as client:
         await client.publish(f"{gateway.topic_prefix}/state", "online", qos=1, retain=True)
+        on_connect()
         loop = asyncio.get_running_loop()
         next_heartbeat = loop.time()
         while messages is None or state.seq < messages:
@@ -161,9 +163,18 @@ async def run_fleet(
     async def one(i: int, gw: SimGateway) -> None:
         await asyncio.sleep(period_s * i / max(len(gateways), 1))
         failing = False
+
+        def connected() -> None:
+            nonlocal failing
+            if failing:
+                log.info("simulated gateway %s: connected again", gw.topic_prefix)
+                failing = False
+
         while True:
             try:
-                await run_gateway(gw, host, port, credentials, period_s=period_s)
+                await run_gateway(
+                    gw, host, port, credentials, period_s=period_s, on_connect=connected
+                )
             except aiomqtt.MqttError as err:
                 if not failing:
                     log.warning("simulated gateway %s: %s; retrying", gw.topic_prefix, err)
