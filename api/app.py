@@ -2,15 +2,57 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
-from api.routes import health
+from fastapi import FastAPI
+from psycopg_pool import AsyncConnectionPool
+
+from api import errors
+from api.routes import auth, ditto, enterprises, health, parts
+from connectors.broker_admin import DynsecAdmin
+from device_catalog import load_catalog
 from dusttwin import __version__
 from dusttwin.settings import Settings
+from twins.graph import TwinGraph
+from twins.registry import RegistryValidator
+from twins.store import PostgresTwinStore
 
 
 def create_app(settings: Settings) -> FastAPI:
     """The API with every router mounted; shared clients live in the app's state."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dsn = settings.database_url.get_secret_value()
+        pool = AsyncConnectionPool(
+            dsn, min_size=1, max_size=10, open=False, kwargs={"connect_timeout": 5}
+        )
+        await pool.open()
+        catalog = load_catalog()
+        graph = TwinGraph()
+        stop = asyncio.Event()
+        async with pool.connection() as conn:
+            await graph.load(conn)
+        follower = asyncio.create_task(graph.follow(dsn, stop))
+        app.state.pool = pool
+        app.state.catalog = catalog
+        app.state.graph = graph
+        app.state.store = PostgresTwinStore(pool, RegistryValidator(catalog))
+        app.state.broker = DynsecAdmin(
+            settings.mqtt_host,
+            settings.mqtt_port,
+            settings.mqtt_username,
+            settings.mqtt_password.get_secret_value(),
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            await follower
+            await pool.close()
+
     app = FastAPI(
         title="dusttwin API",
         version=__version__,
@@ -18,7 +60,13 @@ def create_app(settings: Settings) -> FastAPI:
             "粉尘涉爆企业安全生产风险监测预警系统 — dust-explosion risk monitoring and early "
             "warning: registry, ingest, alarms, risk and the Eclipse Ditto HTTP API v2 for twins."
         ),
+        lifespan=lifespan,
     )
     app.state.settings = settings
+    errors.install(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(enterprises.router)
+    app.include_router(parts.router)
+    app.include_router(ditto.router)
     return app

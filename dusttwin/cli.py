@@ -6,13 +6,23 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
+from collections.abc import AsyncIterator
 from enum import StrEnum
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
+import psycopg
 import typer
 
 from dusttwin.errors import DusttwinError
 from dusttwin.settings import Settings
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+    from connectors.broker_admin import DynsecAdmin
+    from twins.store import PostgresTwinStore
 
 app = typer.Typer(
     help="dusttwin — 粉尘涉爆企业安全生产风险监测预警系统 (dust-explosion risk monitoring).",
@@ -29,7 +39,7 @@ def _settings() -> Settings:
     return settings
 
 
-def _fail(err: DusttwinError) -> typer.Exit:
+def _fail(err: Exception) -> typer.Exit:
     typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
     return typer.Exit(code=1)
 
@@ -150,39 +160,131 @@ def _serve_connector(settings: Settings) -> None:
 
 @app.command("seed-demo")
 def seed_demo() -> None:
-    """Create (or refresh) the demo region's twins: Shanghai with Baoshan and two neighbours."""
-    from dusttwin.db import connect
-    from dusttwin.demo import seed_regions
+    """Create what is missing of the demo region: 3 districts of Shanghai, 63 enterprises with
+    their systems, points, gateways (with broker credentials), cameras, and the demo users."""
+    from dusttwin.demo import read_passwords, seed, write_passwords
 
     settings = _settings()
-    with connect(settings.database_url.get_secret_value()) as conn:
-        regions = seed_regions(conn)
-    typer.echo(f"demo: {regions} region twins")
+    path = _demo_passwords_path(settings)
+    passwords = read_passwords(path)
+
+    async def run() -> str:
+        async with _registry(settings) as (pool, store, broker), pool.connection() as conn:
+            report = await seed(store, conn, broker, passwords)
+        return str(report)
+
+    try:
+        report = asyncio.run(run())
+    finally:
+        write_passwords(path, passwords)
+    typer.echo(f"demo: created {report}")
+
+
+def _demo_passwords_path(settings: Settings) -> Path:
+    return settings.data_dir / "demo" / "gateways.json"
+
+
+@contextlib.asynccontextmanager
+async def _registry(
+    settings: Settings,
+) -> AsyncIterator[tuple[AsyncConnectionPool, PostgresTwinStore, DynsecAdmin]]:
+    """A pool, the twin store with the registry's rules, and the broker's account manager."""
+    from psycopg_pool import AsyncConnectionPool
+
+    from connectors.broker_admin import DynsecAdmin
+    from device_catalog import load_catalog
+    from twins.registry import RegistryValidator
+    from twins.store import PostgresTwinStore
+
+    pool = AsyncConnectionPool(
+        settings.database_url.get_secret_value(), min_size=1, max_size=4, open=False
+    )
+    await pool.open()
+    try:
+        store = PostgresTwinStore(pool, RegistryValidator(load_catalog()))
+        broker = DynsecAdmin(
+            settings.mqtt_host,
+            settings.mqtt_port,
+            settings.mqtt_username,
+            settings.mqtt_password.get_secret_value(),
+        )
+        yield pool, store, broker
+    finally:
+        await pool.close()
+
+
+user_app = typer.Typer(help="Accounts: add users with a role and a scope.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str, typer.Option(help="admin, regulator, enterprise or integrator")],
+    scope: Annotated[
+        str | None,
+        typer.Option(help="regulator: adcode (000000 = Ministry); enterprise: credit code"),
+    ] = None,
+    password: Annotated[
+        str | None, typer.Option(help="omit to read it from standard input")
+    ] = None,
+    display_name: Annotated[str | None, typer.Option(help="name shown in the UI")] = None,
+) -> None:
+    """Create a user (for scripts and first set-up)."""
+    from twins.users import UserError, add_user
+
+    settings = _settings()
+    if password is None:
+        password = sys.stdin.readline().rstrip("\n")
+
+    async def run() -> None:
+        async with await psycopg.AsyncConnection.connect(
+            settings.database_url.get_secret_value(), autocommit=True
+        ) as conn:
+            await add_user(conn, username, role, scope, password, display_name=display_name)
+
+    try:
+        asyncio.run(run())
+    except UserError as err:
+        raise _fail(err) from err
+    typer.echo(f"user {username} ({role}{', ' + scope if scope else ''}) created")
 
 
 @app.command()
 def simulate(
-    enterprises: Annotated[int, typer.Option(min=1, help="how many demo gateways")] = 60,
     period: Annotated[float, typer.Option(min=0.1, help="seconds between rts messages")] = 10.0,
 ) -> None:
-    """Run simulated gateways that publish protocol v1 messages to the broker."""
+    """Run the registered gateways as simulated ones, publishing protocol v1 messages."""
     from connectors.simulator import SimGateway, SimPoint, run_fleet
-    from dusttwin.demo import demo_gateways
+    from dusttwin.demo import read_passwords
+    from twins.queries import gateways_with_points
 
     settings = _settings()
-    gateways = [
-        SimGateway(
-            g.credit_code, g.gateway_id, tuple(SimPoint(p.code, p.indicator) for p in g.points)
-        )
-        for g in demo_gateways(enterprises)
-    ]
-    # Until gateways are registered with credentials of their own, the simulator publishes
-    # with the platform's account.
-    account = (settings.mqtt_username, settings.mqtt_password.get_secret_value())
+    passwords = read_passwords(_demo_passwords_path(settings))
+
+    async def load() -> list[SimGateway]:
+        async with await psycopg.AsyncConnection.connect(
+            settings.database_url.get_secret_value()
+        ) as conn:
+            found = await gateways_with_points(conn)
+        return [
+            SimGateway(g.credit_code, g.gateway_id, tuple(SimPoint(c, i) for c, i in g.points))
+            for g in found
+            if g.mqtt_username in passwords and g.points
+        ]
+
+    gateways = asyncio.run(load())
+    if not gateways:
+        raise _fail(DusttwinError("no simulated gateways: run `dusttwin seed-demo` first"))
+
+    def credentials(gw: SimGateway) -> tuple[str, str]:
+        username = f"{gw.credit_code}.{gw.gateway_id}"
+        return username, passwords[username]
+
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             run_fleet(
-                gateways, settings.mqtt_host, settings.mqtt_port, lambda _: account, period_s=period
+                gateways, settings.mqtt_host, settings.mqtt_port, credentials, period_s=period
             )
         )
 

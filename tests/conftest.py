@@ -7,15 +7,36 @@ is skipped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 
+import httpx
 import psycopg
 import pytest
+import pytest_asyncio
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from api.app import create_app
+from dusttwin.demo import DEMO_PASSWORD
 from dusttwin.health import Check, check_broker, check_redis
 from dusttwin.migrate import migrate
 from dusttwin.settings import Settings
+from tests.helpers import override
+
+DEMO_USERNAMES = (
+    "admin",
+    "mem",
+    "shanghai",
+    "baoshan",
+    "jiading",
+    "fengxian",
+    "integrator",
+    "qiye-310113",
+    "qiye-310114",
+    "qiye-310120",
+)
 
 TEST_DATABASES = {"timescaledb": "dusttwin_test_tsdb", "plain": "dusttwin_test_plain"}
 
@@ -95,3 +116,52 @@ def ts_conn(
     with psycopg.connect(migrated_dsns[request.param], autocommit=True) as conn:
         yield conn
         conn.execute("TRUNCATE readings, readings_1m, readings_1h, rollup_pending, things")
+
+
+@pytest.fixture(scope="session")
+def seeded(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A database migrated and seeded with the demo region by the real CLI, in its own process.
+
+    Returns the environment that points the CLI at it (DSN and data directory).
+    """
+    dsn = _recreate_database(settings, "dusttwin_test_seeded")
+    env = {
+        **os.environ,
+        "DUSTTWIN_DATABASE_URL": dsn,
+        "DUSTTWIN_DATA_DIR": str(tmp_path_factory.mktemp("seeded-data")),
+    }
+    for command in (["migrate"], ["seed-demo"]):
+        run = subprocess.run(
+            [sys.executable, "-m", "dusttwin.cli", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+    return {"DUSTTWIN_DATABASE_URL": dsn, "DUSTTWIN_DATA_DIR": env["DUSTTWIN_DATA_DIR"]}
+
+
+@pytest_asyncio.fixture(scope="session")
+async def api(settings: Settings, seeded: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    """The API over the seeded database, its lifespan running, as an in-process HTTP client."""
+    app = create_app(override(settings, database_url=seeded["DUSTTWIN_DATABASE_URL"]))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+@pytest_asyncio.fixture(scope="session")
+async def tokens(api: httpx.AsyncClient) -> dict[str, dict[str, str]]:
+    """Authorization headers of every demo user, by username."""
+    headers: dict[str, dict[str, str]] = {}
+    for username in DEMO_USERNAMES:
+        response = await api.post(
+            "/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        headers[username] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return headers
