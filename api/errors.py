@@ -90,6 +90,8 @@ def install(app: FastAPI) -> None:
         for kind, status, error, title in _MAP:
             if isinstance(exc, kind):
                 code = exc.error if isinstance(exc, PartNotFoundError) else error
+                if status == 400 and not _ditto(request):
+                    status = 422  # /api/v1 answers every invalid record alike, as FastAPI does
                 return error_response(request, status, code, title, str(exc), **extra)
         raise exc
 

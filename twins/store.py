@@ -9,7 +9,8 @@ replace this one behind the same interface.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -142,23 +143,41 @@ class TwinStore(Protocol):
         ...
 
 
+class _OneConnection:
+    """A stand-in for a pool that always lends the same connection (one outer transaction)."""
+
+    def __init__(self, conn: AsyncConnection[Any]) -> None:
+        self.conn = conn
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        yield self.conn
+
+
 class PostgresTwinStore:
     """The embedded TwinStore over PostgreSQL (table ``things``)."""
 
-    def __init__(self, pool: AsyncConnectionPool, validator: ThingValidator = accept_any) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool | _OneConnection, validator: ThingValidator = accept_any
+    ) -> None:
         self.pool = pool
         self.validator = validator
+
+    def within(self, conn: AsyncConnection[Any]) -> PostgresTwinStore:
+        """This store working inside ``conn``'s transaction: its writes become savepoints and
+        commit or roll back with that transaction (all-or-nothing imports)."""
+        return PostgresTwinStore(_OneConnection(conn), self.validator)
 
     async def get(self, thing_id: str, scope: Scope) -> Thing:
         """The thing, or ThingNotFoundError when it does not exist or lies outside the scope."""
         parse_thing_id(thing_id)
         async with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
+            # scope.where() holds a LIKE pattern: compose literals only, pass no parameters
             await cur.execute(
-                sql.SQL("SELECT {} FROM things WHERE thing_id = %s AND {}").format(
-                    _COLUMNS, scope.where()
-                ),
-                (thing_id,),
+                sql.SQL("SELECT {} FROM things WHERE thing_id = {} AND {}").format(
+                    _COLUMNS, sql.Literal(thing_id), scope.where()
+                )
             )
             row = await cur.fetchone()
         if row is None:
