@@ -165,3 +165,9 @@ async def tokens(api: httpx.AsyncClient) -> dict[str, dict[str, str]]:
         assert response.status_code == 200, response.text
         headers[username] = {"Authorization": f"Bearer {response.json()['access_token']}"}
     return headers
+
+
+@pytest.fixture(scope="session")
+def settings_secret(settings: Settings) -> str:
+    """The secret key the API signs tokens with."""
+    return settings.secret_key.get_secret_value()

@@ -76,7 +76,7 @@ def region(adcode: str) -> Region:
     """The region with this adcode; InvalidThingError for a code that names none."""
     found = _index().get(adcode)
     if found is None:
-        raise InvalidThingError(f"unknown adcode {adcode!r} (GB/T 2260 行政区划代码)")
+        raise InvalidThingError(f"unknown adcode {adcode} (GB/T 2260 行政区划代码)")
     return found
 
 
