@@ -90,9 +90,9 @@ def install(app: FastAPI) -> None:
         for kind, status, error, title in _MAP:
             if isinstance(exc, kind):
                 code = exc.error if isinstance(exc, PartNotFoundError) else error
-                if status == 400 and not _ditto(request):
-                    status = 422  # /api/v1 answers every invalid record alike, as FastAPI does
-                return error_response(request, status, code, title, str(exc), **extra)
+                # /api/v1 answers every invalid record with 422, as FastAPI does for bodies
+                shown = 422 if status == 400 and not _ditto(request) else status
+                return error_response(request, shown, code, title, str(exc), **extra)
         raise exc
 
     async def api_error(request: Request, exc: Exception) -> JSONResponse:

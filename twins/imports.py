@@ -26,7 +26,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import PurePath
@@ -1141,7 +1141,7 @@ async def _apply_point(
 
 _APPLY: dict[
     ImportKind,
-    Callable[[PostgresTwinStore, Scope, CheckedRow, frozenset[str]], Any],
+    Callable[[PostgresTwinStore, Scope, CheckedRow, frozenset[str]], Awaitable[Outcome]],
 ] = {"enterprises": _apply_enterprise, "points": _apply_point}
 
 
