@@ -317,11 +317,9 @@ async def test_unauthenticated_forged_and_expired_tokens_are_refused(
     from twins.tokens import issue_token
 
     anonymous = await api.get("/api/v1/enterprises")
+    forged_token = issue_token("not-our-secret-but-long-enough-for-hs256!", "admin")
     forged = await api.get(
-        "/api/v1/enterprises",
-        headers={
-            "Authorization": f"Bearer {issue_token('not-our-secret-but-long-enough-for-hs256!', 'admin')}"
-        },
+        "/api/v1/enterprises", headers={"Authorization": f"Bearer {forged_token}"}
     )
     expired_token = issue_token(
         settings_secret,
