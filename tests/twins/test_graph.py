@@ -1,0 +1,105 @@
+"""The hierarchy graph: built from the store, kept current from its notifications, rolled up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import httpx
+
+from tests.api.demo_data import BAOSHAN, OWN
+from tests.api.test_registry import enterprise_body
+from twins.graph import TwinGraph
+
+MERGE = {"Content-Type": "application/merge-patch+json"}
+
+
+def _graph(api: httpx.AsyncClient) -> TwinGraph:
+    graph: TwinGraph = api.app.state.graph  # type: ignore[attr-defined]
+    return graph
+
+
+async def _eventually(
+    check: Callable[[], bool] | Callable[[], Awaitable[bool]], timeout: float = 5
+) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        result = check()
+        if result if isinstance(result, bool) else await result:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_everything_under_an_enterprise(api: httpx.AsyncClient) -> None:
+    graph = _graph(api)
+    ent = f"dusttwin:enterprise-{OWN.record.credit_code}"
+    under = graph.descendants(ent)
+    points = graph.descendants(ent, kind="point")
+    system = f"dusttwin:system-{OWN.record.credit_code}-{OWN.systems[0].system_code}"
+    assert len(points) == len(OWN.points)
+    assert len(graph.descendants(ent, kind="camera")) == len(OWN.cameras)
+    assert f"dusttwin:gateway-{OWN.record.credit_code}-GW01" in under
+    assert set(graph.children(system)) >= {
+        f"dusttwin:point-{OWN.record.credit_code}-{p.point_code}"
+        for p in OWN.points
+        if p.system_code == OWN.systems[0].system_code
+    }
+    assert "dusttwin:region-310113" in graph.g.predecessors(ent)
+
+
+async def test_region_rollup_follows_changes_without_a_rebuild(
+    api: httpx.AsyncClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    graph = _graph(api)
+    admin = tokens["admin"]
+    region = "dusttwin:region-310113"
+    before = graph.rollup(region)
+    body = enterprise_body()
+    await api.post("/api/v1/enterprises", json=body, headers=admin)
+    new_ent = f"dusttwin:enterprise-{body['credit_code']}"
+    appeared = await _eventually(lambda: new_ent in graph.descendants(region))
+    point = f"dusttwin:point-{OWN.record.credit_code}-{OWN.points[0].point_code}"
+    await api.patch(
+        f"/api/2/things/{point}/features",
+        headers={**admin, **MERGE},
+        json={
+            "connectivity": {"properties": {"online": True}},
+            "alarm": {"properties": {"state": "active", "level": "HHA"}},
+        },
+    )
+    alarmed = await _eventually(lambda: graph.rollup(region).worst_alarm == "HHA")
+    after = graph.rollup(region)
+    summary = await api.get("/api/v1/regions/310113", headers=tokens["baoshan"])
+    await api.patch(
+        f"/api/2/things/{point}/features",
+        headers={**admin, **MERGE},
+        json={
+            "connectivity": {"properties": {"online": False}},
+            "alarm": {"properties": {"state": "normal", "level": None}},
+        },
+    )
+    await api.delete(f"/api/v1/enterprises/{body['credit_code']}", headers=admin)
+    gone = await _eventually(lambda: new_ent not in graph.g)
+    assert appeared
+    assert alarmed
+    assert after.counts["enterprise"] == before.counts["enterprise"] + 1
+    assert after.points_online == before.points_online + 1
+    assert summary.json()["worst_alarm"] == "HHA"
+    assert summary.json()["enterprises"] >= len(BAOSHAN)
+    assert gone
+
+
+async def test_region_summary_is_scoped(
+    api: httpx.AsyncClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    shanghai = await api.get("/api/v1/regions/310000", headers=tokens["shanghai"])
+    jiading_on_baoshan = await api.get("/api/v1/regions/310113", headers=tokens["jiading"])
+    enterprise = await api.get("/api/v1/regions/310113", headers=tokens["qiye-310113"])
+    assert shanghai.status_code == 200
+    assert shanghai.json()["enterprises"] >= 63
+    assert "310113" in [c for c in shanghai.json()["children"]] or shanghai.json()["children"] == [
+        "310100"
+    ]
+    assert jiading_on_baoshan.status_code == 404
+    assert enterprise.status_code == 404
