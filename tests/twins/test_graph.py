@@ -19,13 +19,11 @@ def _graph(api: httpx.AsyncClient) -> TwinGraph:
     return graph
 
 
-async def _eventually(
-    check: Callable[[], bool] | Callable[[], Awaitable[bool]], timeout: float = 5
-) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _eventually(check: Callable[[], bool], within_s: float = 5) -> bool:
+    """Whether ``check`` comes true within the time (the graph follows notifications)."""
+    deadline = asyncio.get_running_loop().time() + within_s
     while asyncio.get_running_loop().time() < deadline:
-        result = check()
-        if result if isinstance(result, bool) else await result:
+        if check():
             return True
         await asyncio.sleep(0.05)
     return False
