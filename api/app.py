@@ -33,9 +33,8 @@ def create_app(settings: Settings) -> FastAPI:
         catalog = load_catalog()
         graph = TwinGraph()
         stop = asyncio.Event()
-        async with pool.connection() as conn:
-            await graph.load(conn)
         follower = asyncio.create_task(graph.follow(dsn, stop))
+        await asyncio.wait_for(graph.ready.wait(), timeout=60)
         app.state.pool = pool
         app.state.catalog = catalog
         app.state.graph = graph

@@ -96,6 +96,7 @@ class TwinGraph:
 
     def __init__(self) -> None:
         self.g: nx.DiGraph[str] = nx.DiGraph()
+        self.ready = asyncio.Event()  # set once the first load is done
 
     def upsert(self, thing_id: str, state: NodeState) -> None:
         """Add or refresh one twin, moving it if its parent changed."""
@@ -181,8 +182,10 @@ class TwinGraph:
         while not stop.is_set():
             try:
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                    # listen first, then load: no change can fall between the two
                     await conn.execute(f"LISTEN {CHANNEL}")
-                    await self.load(conn)  # anything missed while not listening
+                    await self.load(conn)
+                    self.ready.set()
                     if failing:
                         log.warning("twin graph: database reachable again; rebuilt")
                         failing = False
