@@ -242,7 +242,9 @@ def import_file(
         raise _fail(err) from err
     who = as_user or "admin scope"
     if not result.ok:
-        table = Table("行 row", "列 column", "值 value", "原因 reason", show_lines=True)
+        table = Table("行 row", "列 column", show_lines=True)
+        table.add_column("值 value", overflow="fold")
+        table.add_column("原因 reason", overflow="fold")
         for p in result.problems:
             table.add_row(str(p.row), p.column, p.value, p.reason)
         console.print(table)

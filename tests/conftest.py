@@ -115,7 +115,7 @@ def ts_conn(
     """An autocommit connection to a migrated database of each mode, emptied after the test."""
     with psycopg.connect(migrated_dsns[request.param], autocommit=True) as conn:
         yield conn
-        conn.execute("TRUNCATE readings, readings_1m, readings_1h, rollup_pending, things")
+        conn.execute("TRUNCATE readings, readings_1m, readings_1h, rollup_pending, things CASCADE")
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,13 @@ enterprise by credit code. Files are ``.xlsx`` (first sheet) or ``.csv`` (UTF-8,
 Chinese Excel exports it).
 
 The columns are data (``ColumnSpec`` tables) mapped onto the registry's ``EnterpriseCreate`` and
-``PointCreate``. Reading a file (``read_sheet``) and checking its rows (``check_sheet``) are pure;
-``apply_import`` then writes every row through the registry, inside one transaction, each row in
-its own savepoint, so that every problem is found and reported — and if there is any, nothing is
-imported. What is wrong with a file's content is an ``ImportProblem`` (row, column, value, reason)
-in the result, never an exception; ``ImportFileError`` (a ``TwinsError``) means the file could not
-be read at all.
+``PointCreate``; headers are matched in Chinese or English (whitespace and case ignored), title
+rows above the header are skipped. Reading a file (``read_sheet``) and checking its rows
+(``check_sheet``) are pure; ``apply_import`` then writes every row through the registry, inside
+one transaction, each row in its own savepoint, so that every problem is found and reported — and
+if there is any, nothing is imported. What is wrong with a file's content is an
+``ImportProblem`` (row, column, value, reason) in the result, never an exception;
+``ImportFileError`` (a ``TwinsError``) means the file could not be read at all.
 
 Re-importing: an enterprise whose credit code is registered already is UPDATED from its row (the
 regulators re-import their updated sheet): the file's columns replace those fields, an empty cell
@@ -774,7 +775,6 @@ def _header_row(sheet: Sheet, lookup: Mapping[str, ColumnSpec]) -> int:
 class _Header:
     """A file's header matched to a kind's columns."""
 
-    row: int
     columns: Mapping[int, ColumnSpec]  # cell index -> column
     written: Mapping[str, str]  # field -> its header as written in the file
     problems: tuple[ImportProblem, ...]
@@ -811,7 +811,6 @@ def _match_header(spec: ImportSpec, header: SheetRow, data: tuple[SheetRow, ...]
     if not data:
         problems.append(("", "", "no data rows under the header / 表头下没有数据行"))
     return _Header(
-        header.number,
         columns,
         written,
         tuple(ImportProblem(header.number, c, v, r) for c, v, r in problems),
@@ -834,9 +833,10 @@ def check_sheet(kind: ImportKind, sheet: Sheet) -> CheckedSheet:
     good: list[CheckedRow] = []
     first_of: dict[tuple[str, ...], int] = {}
     key_at = [next((i, c) for i, c in header.columns.items() if c.field == f) for f in spec.key]
+    order = {text: index for index, text in enumerate(sheet.rows[start].cells)}
     for row in data:
         checked, row_problems = _check_row(spec, header.columns, header.written, row)
-        problems += row_problems
+        problems += sorted(row_problems, key=lambda p: order.get(p.column, -1))  # as in the file
         key = tuple(_key_text(row, i, c) for i, c in key_at)
         if all(key) and key in first_of:
             reason = f"the same record as row {first_of[key]} / 与第 {first_of[key]} 行重复"
