@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from api import errors
-from api.routes import auth, ditto, enterprises, health, imports, parts, regions
+from api.routes import auth, catalog, ditto, enterprises, health, imports, parts, regions
 from connectors.broker_admin import DynsecAdmin
 from device_catalog import load_catalog
 from dusttwin import __version__
@@ -67,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(enterprises.router)
     app.include_router(parts.router)
+    app.include_router(catalog.router)
     app.include_router(imports.router)
     app.include_router(regions.router)
     app.include_router(ditto.router)

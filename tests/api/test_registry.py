@@ -363,3 +363,18 @@ async def test_integrator_grants(api: httpx.AsyncClient, tokens: dict[str, dict[
     assert self_grant.status_code == 403
     assert revoked.status_code == 204
     assert after_revoke.status_code == 404
+
+
+async def test_catalog_lists_the_mandatory_indicators_with_their_defaults(
+    api: httpx.AsyncClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    response = await api.get("/api/v1/catalog", headers=tokens["integrator"])
+    anonymous = await api.get("/api/v1/catalog")
+    indicators = {i["code"]: i for i in response.json()["indicators"]}
+    mandatory_dry = {c for c, i in indicators.items() if "dry" in i["mandatory_for"]}
+    mandatory_wet = {c for c, i in indicators.items() if "wet" in i["mandatory_for"]}
+    assert mandatory_dry == {"HOPPER_TEMP", "DP_IN_OUT", "AIRLOCK_FAULT"}
+    assert mandatory_wet == {"TANK_LEVEL", "WATER_FLOW"}
+    assert indicators["HOPPER_TEMP"]["limits"]["ha"] == 70
+    assert indicators["HOPPER_TEMP"]["name_zh"] == "灰斗温度"
+    assert anonymous.status_code == 401
