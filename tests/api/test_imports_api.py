@@ -18,7 +18,7 @@ import pytest
 
 from api.routes import imports
 from dusttwin.demo import demo_plant
-from twins.identifiers import credit_code_check_char
+from tests.helpers import made_up_credit_code, spreadsheet
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADERS = [
@@ -38,17 +38,10 @@ _serial = itertools.count(1)
 
 def new_credit_code(adcode: str = "310113") -> str:
     """A made-up valid credit code (…DTA…) that neither the demo nor other tests use."""
-    body = f"91{adcode}DTA{next(_serial):06d}"
-    return body + credit_code_check_char(body)
+    return made_up_credit_code("DTA", next(_serial), adcode)
 
 
-def xlsx(rows: Sequence[Sequence[object]]) -> bytes:
-    workbook = openpyxl.Workbook()
-    for row in rows:
-        workbook.active.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+xlsx = spreadsheet
 
 
 def csv_text(rows: Sequence[Sequence[object]]) -> str:

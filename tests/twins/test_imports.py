@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import openpyxl  # type: ignore[import-untyped]
@@ -22,7 +22,7 @@ import pytest_asyncio
 from psycopg_pool import AsyncConnectionPool
 
 from device_catalog import load_catalog
-from twins.identifiers import credit_code_check_char
+from tests.helpers import made_up_credit_code, spreadsheet
 from twins.imports import (
     SPECS,
     ImportFileError,
@@ -45,17 +45,10 @@ BAOSHAN = Scope.regulator("baoshan", "310113")
 
 def new_credit_code(adcode: str = "310113") -> str:
     """A made-up valid credit code (…DTB…) that neither the demo nor other tests use."""
-    body = f"91{adcode}DTB{next(_serial):06d}"
-    return body + credit_code_check_char(body)
+    return made_up_credit_code("DTB", next(_serial), adcode)
 
 
-def xlsx(rows: Sequence[Sequence[object]]) -> bytes:
-    workbook = openpyxl.Workbook()
-    for row in rows:
-        workbook.active.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+xlsx = spreadsheet
 
 
 def csv_bytes(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
