@@ -438,6 +438,13 @@ persistence true
 persistence_location /var/lib/mosquitto/
 persistence_file dusttwin-mosquitto.db
 log_dest file $MOSQ_LOG
+# Ingest acknowledges a QoS-1 message only after its readings are committed: let many be in
+# flight per connector, and keep (not drop) what a persistent session holds while its connector
+# is away (the default drops past 1000). Packets up to 1 MiB reach the connector, which rejects
+# anything over the protocol's 256 KiB with a dead letter the integrator can see.
+max_inflight_messages 1000
+max_queued_messages 1000000
+max_packet_size 1048576
 EOF
   cmp -s "$TMP_DIR/mosquitto.conf" "$MOSQ_CONF" && return 0
   install -m 0644 "$TMP_DIR/mosquitto.conf" "$MOSQ_CONF"
