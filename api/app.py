@@ -5,13 +5,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from api import errors
-from api.routes import auth, catalog, ditto, enterprises, health, imports, parts, regions
+from api.routes import (
+    auth,
+    catalog,
+    ditto,
+    enterprises,
+    health,
+    imports,
+    ingest,
+    parts,
+    regions,
+)
 from connectors.broker_admin import DynsecAdmin
+from connectors.directory import PointDirectory
+from connectors.gateway_auth import GatewayPasswords
+from connectors.pipeline import IngestPipeline
 from device_catalog import load_catalog
 from dusttwin import __version__
 from dusttwin.settings import Settings
@@ -39,6 +53,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.catalog = catalog
         app.state.graph = graph
         app.state.store = PostgresTwinStore(pool, RegistryValidator(catalog))
+        app.state.pipeline = IngestPipeline(
+            pool, PointDirectory(pool, catalog), timedelta(days=settings.retention_raw_days)
+        )
+        app.state.gateway_passwords = GatewayPasswords()
+        writer = asyncio.create_task(app.state.pipeline.run(stop))
         app.state.broker = DynsecAdmin(
             settings.mqtt_host,
             settings.mqtt_port,
@@ -49,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             stop.set()
+            await writer
             await follower
             await pool.close()
 
@@ -68,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(enterprises.router)
     app.include_router(parts.router)
     app.include_router(catalog.router)
+    app.include_router(ingest.router)
     app.include_router(imports.router)
     app.include_router(regions.router)
     app.include_router(ditto.router)

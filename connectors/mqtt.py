@@ -1,21 +1,31 @@
-"""The MQTT connector's connection loop (``dusttwin serve connector``).
+"""The MQTT connector (``dusttwin serve connector``): the broker's messages into the pipeline.
 
-This is the skeleton the ingest work fills in: it owns the reconnect loop, subscribes to every
-gateway's data topics through the shared subscription group, parses topics, and hands each
-message to a handler. It stores nothing yet, so it uses a clean session: a persistent session
-(clean session off, acknowledgement after commit) comes with the writer that commits readings.
+It owns the reconnect loop (logging once when the broker goes and once when it is back), keeps a
+persistent session (clean start off, a week's session expiry, a fixed client id per connector) so
+the broker holds what arrives while it is away, and acknowledges each QoS-1 message only after
+the pipeline has committed it (paho's manual acknowledgement under aiomqtt): a ``kill -9`` between
+receipt and commit loses nothing, the broker sends the message again. Refusals go back to the
+gateway on its ``errors`` topic. Several connectors share the load through the shared
+subscription group ``$share/dusttwin/...``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
-from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from connectors.pipeline import IngestPipeline, RawMessage
+from connectors.protocol import MessageKind
+from connectors.writer import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +51,18 @@ def parse_topic(topic: str) -> GatewayTopic | None:
     return GatewayTopic(parts[2], parts[3], parts[4])
 
 
-def subscriptions() -> list[str]:
+def subscriptions(group: str = SHARE_GROUP) -> list[str]:
     """The topic filters the connector subscribes to, one per kind, in the shared group."""
-    return [f"$share/{SHARE_GROUP}/dust/v1/+/+/{kind}" for kind in DATA_KINDS]
+    return [f"$share/{group}/dust/v1/+/+/{kind}" for kind in DATA_KINDS]
 
 
-Handler = Callable[[GatewayTopic, bytes], Awaitable[None]]
+SESSION_EXPIRY_S = 7 * 24 * 3600
+RECEIVE_MAXIMUM = 1000  # unacknowledged messages the broker may send us at once
 
 
 @dataclass(frozen=True)
 class BrokerAccount:
-    """Where the broker is and the platform's account on it."""
+    """Where the broker is, the platform's account on it, and this connector's client id."""
 
     host: str
     port: int
@@ -60,29 +71,46 @@ class BrokerAccount:
     client_id: str
     tls: bool = False
     ca_file: str | None = None
+    share_group: str = SHARE_GROUP
 
 
-async def run(account: BrokerAccount, handler: Handler, stop: asyncio.Event) -> None:
-    """Receive until ``stop`` is set; reconnect on its own, logging once per outage."""
+def _connect_properties() -> Properties:
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = SESSION_EXPIRY_S
+    props.ReceiveMaximum = RECEIVE_MAXIMUM
+    return props
+
+
+async def run(account: BrokerAccount, pipeline: IngestPipeline, stop: asyncio.Event) -> None:
+    """Receive into the pipeline until ``stop`` is set; reconnect on its own."""
     failing = False
     while not stop.is_set():
+        client = aiomqtt.Client(
+            account.host,
+            account.port,
+            username=account.username,
+            password=account.password,
+            identifier=account.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False,
+            properties=_connect_properties(),
+            tls_params=aiomqtt.TLSParameters(ca_certs=account.ca_file) if account.tls else None,
+        )
+        # aiomqtt 2.5 acknowledges on receipt; its paho client can leave that to us.
+        client._client.manual_ack_set(True)  # see docs/architecture.md
         try:
-            async with aiomqtt.Client(
-                account.host,
-                account.port,
-                username=account.username,
-                password=account.password,
-                identifier=account.client_id,
-                protocol=aiomqtt.ProtocolVersion.V5,
-                tls_params=aiomqtt.TLSParameters(ca_certs=account.ca_file) if account.tls else None,
-            ) as client:
-                for topic_filter in subscriptions():
+            async with client:
+                for topic_filter in subscriptions(account.share_group):
                     await client.subscribe(topic_filter, qos=1)
                 if failing:
                     log.warning("connector: broker reachable again")
                     failing = False
-                log.info("connector: subscribed to %s", ", ".join(subscriptions()))
-                await _receive(client, handler, stop)
+                log.info(
+                    "connector %s: subscribed to %s",
+                    account.client_id,
+                    ", ".join(subscriptions(account.share_group)),
+                )
+                await _receive(client, pipeline, stop)
         except aiomqtt.MqttError as err:
             if not failing:
                 log.error("connector: broker connection lost or refused (%s); retrying", err)
@@ -91,7 +119,7 @@ async def run(account: BrokerAccount, handler: Handler, stop: asyncio.Event) -> 
                 await asyncio.wait_for(stop.wait(), RECONNECT_DELAY_S)
 
 
-async def _receive(client: aiomqtt.Client, handler: Handler, stop: asyncio.Event) -> None:
+async def _receive(client: aiomqtt.Client, pipeline: IngestPipeline, stop: asyncio.Event) -> None:
     stopping = asyncio.create_task(stop.wait())
     messages = client.messages.__aiter__()
 
@@ -107,23 +135,78 @@ async def _receive(client: aiomqtt.Client, handler: Handler, stop: asyncio.Event
                 return
             message = receiving.result()
             parsed = parse_topic(message.topic.value)
-            if parsed is None:
-                continue
             payload = message.payload if isinstance(message.payload, bytes) else b""
-            await handler(parsed, payload)
+            if parsed is None:
+                _ack(client, message)
+                continue
+            kind: MessageKind = parsed.kind  # type: ignore[assignment]
+            raw = RawMessage(parsed.credit_code, parsed.gateway_id, kind, payload, "mqtt")
+            future = await pipeline.submit(raw)
+            future.add_done_callback(functools.partial(_settled, client, message, parsed))
     finally:
         stopping.cancel()
 
 
-class MessageCounter:
-    """A handler that counts what arrives per kind and logs a summary now and then."""
+def _ack(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    if message.qos > 0:
+        client._client.ack(message.mid, message.qos)
 
-    def __init__(self, log_every: int = 1000) -> None:
-        self.counts: Counter[str] = Counter()
-        self.log_every = log_every
 
-    async def __call__(self, topic: GatewayTopic, payload: bytes) -> None:
-        """Count one message."""
-        self.counts[topic.kind] += 1
-        if sum(self.counts.values()) % self.log_every == 0:
-            log.info("connector: received %s", dict(self.counts))
+def _settled(
+    client: aiomqtt.Client,
+    message: aiomqtt.Message,
+    topic: GatewayTopic,
+    future: asyncio.Future[Outcome],
+) -> None:
+    """The message is committed or refused: acknowledge it; tell the gateway what was refused."""
+    if future.cancelled() or future.exception() is not None:
+        return  # not stored: no acknowledgement, the broker sends it again
+    _ack(client, message)
+    outcome = future.result()
+    if not (outcome.refused or outcome.rejected):
+        return
+    rejected = (
+        [{"index": None, "code": None, "reason": outcome.refused}]
+        if outcome.refused
+        else [r.as_json() for r in outcome.rejected]
+    )
+    body = {
+        "msg_id": _msg_id(message),
+        "ts": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rejected": rejected,
+    }
+    errors_topic = f"dust/v1/{topic.credit_code}/{topic.gateway_id}/errors"
+    task = asyncio.get_running_loop().create_task(
+        client.publish(errors_topic, json.dumps(body, ensure_ascii=False), qos=1)
+    )
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+_pending: set[asyncio.Task[None]] = set()
+
+
+def _msg_id(message: aiomqtt.Message) -> str | None:
+    try:
+        body = json.loads(message.payload) if isinstance(message.payload, bytes) else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    msg_id = body.get("msg_id") if isinstance(body, dict) else None
+    return msg_id if isinstance(msg_id, str) else None
+
+
+async def forget_session(account: BrokerAccount) -> None:
+    """Retire a connector: end its persistent session; the broker stops keeping messages for it."""
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 0
+    async with aiomqtt.Client(
+        account.host,
+        account.port,
+        username=account.username,
+        password=account.password,
+        identifier=account.client_id,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=True,
+        properties=props,
+    ):
+        pass

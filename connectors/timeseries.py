@@ -19,6 +19,7 @@ PARTITIONS_AHEAD = timedelta(days=7)
 # Late readings within this window are rolled up by the periodic refresh without any marking;
 # the protocol evaluates readings up to 10 minutes late as live data.
 ROLLUP_LOOKBACK = timedelta(minutes=15)
+MSG_ID_MEMORY = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -112,4 +113,6 @@ def maintain(conn: Conn, now: datetime, retention: Retention) -> MaintenanceRepo
         pending = refresh_pending_rollups(conn)
     with conn.transaction():
         dropped = drop_expired(conn, now, retention)
+    with conn.transaction():  # msg_ids are remembered a week (readings dedupe by point and time)
+        conn.execute("DELETE FROM ingest_messages WHERE received_at < %s", (now - MSG_ID_MEMORY,))
     return MaintenanceReport(created, written, pending, dropped)

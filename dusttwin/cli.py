@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -134,26 +135,45 @@ def serve(service: Annotated[Service, typer.Argument(help="which process to run"
 
 
 def _serve_connector(settings: Settings) -> None:
-    import os
+    from psycopg_pool import AsyncConnectionPool
 
-    from connectors.mqtt import BrokerAccount, MessageCounter, run
+    from connectors.directory import PointDirectory
+    from connectors.mqtt import BrokerAccount, run
+    from connectors.pipeline import IngestPipeline
+    from device_catalog import load_catalog
 
     account = BrokerAccount(
         settings.mqtt_host,
         settings.mqtt_port,
         settings.mqtt_username,
         settings.mqtt_password.get_secret_value(),
-        client_id=f"{settings.mqtt_client_id_prefix}-connector-{os.getpid()}",
+        client_id=f"{settings.mqtt_client_id_prefix}-connector-{settings.connector_id}",
         tls=settings.mqtt_tls,
         ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
+        share_group=settings.mqtt_share_group,
     )
 
     async def main() -> None:
-        stop = asyncio.Event()
+        stop_receiving, stop_writing = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run(account, MessageCounter(), stop)
+            loop.add_signal_handler(sig, stop_receiving.set)
+        pool = AsyncConnectionPool(
+            settings.database_url.get_secret_value(), min_size=1, max_size=4, open=False
+        )
+        await pool.open()
+        try:
+            pipeline = IngestPipeline(
+                pool,
+                PointDirectory(pool, load_catalog()),
+                timedelta(days=settings.retention_raw_days),
+            )
+            writer = asyncio.create_task(pipeline.run(stop_writing))
+            await run(account, pipeline, stop_receiving)
+            stop_writing.set()  # what was received is written (and acknowledged) before exit
+            await writer
+        finally:
+            await pool.close()
 
     asyncio.run(main())
 

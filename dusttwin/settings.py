@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     mqtt_tls: bool = False
     mqtt_ca_file: Path | None = None
     mqtt_client_id_prefix: str = "dusttwin"
+    mqtt_share_group: str = Field(default="dusttwin", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    connector_id: str = Field(
+        default="1",
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description=(
+            "This connector's name: its MQTT session is kept under it, so a restarted connector "
+            "gets what the broker held. Give each of several connectors its own. 接入服务编号."
+        ),
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     dash_host: str = "127.0.0.1"
