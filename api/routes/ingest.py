@@ -6,8 +6,8 @@ HTTP ingest goes through the same checks, the same writer and the same replies a
 from __future__ import annotations
 
 import base64
-from dataclasses import asdict
 import binascii
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 

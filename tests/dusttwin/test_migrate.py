@@ -26,7 +26,7 @@ def test_timescaledb_mode_keeps_readings_in_hypertables(migrated_dsns: dict[str,
             r[0]
             for r in conn.execute("SELECT hypertable_name FROM timescaledb_information.hypertables")
         }
-    assert hypertables == {"readings", "readings_1m", "readings_1h"}
+    assert hypertables == {"readings", "readings_1m", "readings_1h", "device_events"}
     assert pending_migrations(dsn) == []
 
 
