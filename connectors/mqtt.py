@@ -140,7 +140,14 @@ async def _receive(client: aiomqtt.Client, pipeline: IngestPipeline, stop: async
                 _ack(client, message)
                 continue
             kind: MessageKind = parsed.kind  # type: ignore[assignment]
-            raw = RawMessage(parsed.credit_code, parsed.gateway_id, kind, payload, "mqtt")
+            raw = RawMessage(
+                parsed.credit_code,
+                parsed.gateway_id,
+                kind,
+                payload,
+                "mqtt",
+                retained=message.retain,
+            )
             future = await pipeline.submit(raw)
             future.add_done_callback(functools.partial(_settled, client, message, parsed))
     finally:

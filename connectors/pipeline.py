@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +34,7 @@ class RawMessage:
     kind: MessageKind
     payload: bytes
     transport: Transport
+    retained: bool = False  # the broker's retained copy (a state), not a fresh message
 
 
 class IngestPipeline:
@@ -59,6 +61,7 @@ class IngestPipeline:
             queue_size
         )
         self._failing = False
+        self.handled: Counter[str] = Counter()  # messages settled per gateway since start
 
     async def submit(self, raw: RawMessage) -> asyncio.Future[Outcome]:
         """Queue a message (waiting while the queue is full); the future resolves when stored."""
@@ -72,11 +75,17 @@ class IngestPipeline:
             batch = await self._take(stop)
             if not batch:
                 continue
-            incoming = [await self._check(raw) for raw, _ in batch]
-            outcomes = await self._store(incoming)
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
+            checked = [(await self._check(raw), future) for raw, future in batch]
+            # a retained state of a gateway that is gone is history, not an error
+            for incoming, future in checked:
+                if incoming.ignored and not future.done():
+                    future.set_result(Outcome())
+            kept = [(i, f) for i, f in checked if not i.ignored]
+            outcomes = await self._store([i for i, _ in kept]) if kept else []
+            for (_, future), outcome in zip(kept, outcomes, strict=True):
                 if not future.done():
                     future.set_result(outcome)
+            self.handled.update(i.gateway for i, _ in kept)
 
     async def _take(self, stop: asyncio.Event) -> list[tuple[RawMessage, asyncio.Future[Outcome]]]:
         try:
@@ -103,6 +112,7 @@ class IngestPipeline:
         entry = await self.directory.gateway(raw.credit_code, raw.gateway_id)
         if not entry.registered:
             incoming.refused = "unknown or revoked gateway"
+            incoming.ignored = raw.retained
             return incoming
         try:
             checked = check(raw.kind, raw.payload, self._context(entry.gateway_id, entry.points))

@@ -50,6 +50,7 @@ class Incoming:
     raw: bytes
     checked: CheckedMessage | None
     refused: str | None = None  # the whole message was refused, and why
+    ignored: bool = False  # nothing to store nor to answer (a retained state of a gone gateway)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -13,6 +14,9 @@ from pathlib import Path
 
 import httpx
 
+from connectors.mqtt import BrokerAccount, forget_session
+from dusttwin.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -22,7 +26,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_for(url: str, timeout_s: float = 60) -> httpx.Response:
+def _wait_for(url: str, timeout_s: float = 180) -> httpx.Response:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -41,7 +45,7 @@ def _children(pid: int) -> list[int]:
 
 
 def test_demo_serves_api_and_dash_then_stops_everything(
-    fresh_database: Callable[[str], str],
+    fresh_database: Callable[[str], str], settings: Settings
 ) -> None:
     api_port, dash_port = _free_port(), _free_port()
     env = {
@@ -49,6 +53,9 @@ def test_demo_serves_api_and_dash_then_stops_everything(
         "DUSTTWIN_DATABASE_URL": fresh_database("dusttwin_test_demo"),
         "DUSTTWIN_API_PORT": str(api_port),
         "DUSTTWIN_DASH_PORT": str(dash_port),
+        # a broker session and share group of its own, forgotten afterwards
+        "DUSTTWIN_CONNECTOR_ID": f"demo-test-{os.getpid()}",
+        "DUSTTWIN_MQTT_SHARE_GROUP": f"demo-test-{os.getpid()}",
     }
     demo = subprocess.Popen(
         [sys.executable, "-m", "dusttwin.cli", "demo"],
@@ -76,3 +83,14 @@ def test_demo_serves_api_and_dash_then_stops_everything(
     assert demo.returncode == 0, output
     assert f"http://127.0.0.1:{api_port}" in output
     assert [pid for pid in children if os.path.exists(f"/proc/{pid}")] == []
+    asyncio.run(
+        forget_session(
+            BrokerAccount(
+                settings.mqtt_host,
+                settings.mqtt_port,
+                settings.mqtt_username,
+                settings.mqtt_password.get_secret_value(),
+                client_id=f"dusttwin-connector-demo-test-{os.getpid()}",
+            )
+        )
+    )
