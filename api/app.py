@@ -20,6 +20,7 @@ from api.routes import (
     imports,
     ingest,
     parts,
+    readings,
     regions,
 )
 from connectors.broker_admin import DynsecAdmin
@@ -89,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(parts.router)
     app.include_router(catalog.router)
     app.include_router(ingest.router)
+    app.include_router(readings.router)
     app.include_router(imports.router)
     app.include_router(regions.router)
     app.include_router(ditto.router)
