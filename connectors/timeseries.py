@@ -116,3 +116,10 @@ def maintain(conn: Conn, now: datetime, retention: Retention) -> MaintenanceRepo
     with conn.transaction():  # msg_ids are remembered a week (readings dedupe by point and time)
         conn.execute("DELETE FROM ingest_messages WHERE received_at < %s", (now - MSG_ID_MEMORY,))
     return MaintenanceReport(created, written, pending, dropped)
+
+
+def detect_offline(conn: Conn, now: datetime) -> list[tuple[str, bool]]:
+    """Decide who is online now (data activity within the window); returns the transitions."""
+    with conn.transaction():
+        rows = conn.execute("SELECT thing_id, online FROM dt_detect_offline(%s)", (now,)).fetchall()
+    return [(str(t), bool(o)) for t, o in rows]

@@ -172,8 +172,11 @@ async def _update_points(conn: AsyncConnection[Any], readings: list[Reading]) ->
                 || jsonb_build_object('measurement', jsonb_build_object('properties',
                        jsonb_build_object('value', v.value, 'ts', v.time, 'quality', v.quality)))
                 || CASE WHEN v.quality IN ('GOOD', 'MAINT') THEN
-                       jsonb_build_object('connectivity', jsonb_build_object('properties',
-                           jsonb_build_object('online', true, 'last_seen', v.time)))
+                       jsonb_build_object('connectivity',
+                           coalesce(t.features -> 'connectivity', '{}'::jsonb)
+                           || jsonb_build_object('properties',
+                               coalesce(t.features #> '{connectivity,properties}', '{}'::jsonb)
+                               || jsonb_build_object('last_seen', v.time)))
                    ELSE '{}'::jsonb END,
             revision = t.revision + 1, modified_at = now()
         FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[], %s::text[])
@@ -194,7 +197,11 @@ async def _update_points(conn: AsyncConnection[Any], readings: list[Reading]) ->
 async def _update_gateways(
     conn: AsyncConnection[Any], batch: list[Incoming], outcomes: list[Outcome], now: datetime
 ) -> None:
-    """Data messages make a gateway (and its enterprise) seen; heartbeats and state say alive."""
+    """Data messages make a gateway (and its enterprise) seen; heartbeats and state say alive.
+
+    Whether a twin is online is decided by the upkeep from ``last_seen`` (dt_detect_offline), so
+    that every transition is recorded with its time.
+    """
     data: set[str] = set()
     beats: set[str] = set()
     states: dict[str, str] = {}
@@ -215,7 +222,7 @@ async def _update_gateways(
                 coalesce(features -> 'connectivity', '{}'::jsonb)
                 || jsonb_build_object('properties',
                     coalesce(features #> '{connectivity,properties}', '{}'::jsonb)
-                    || jsonb_build_object('online', true, 'last_seen', %s::timestamptz))),
+                    || jsonb_build_object('last_seen', %s::timestamptz))),
                 revision = revision + 1, modified_at = now()
             WHERE thing_id = ANY(%s) OR thing_id IN (
                 SELECT 'dusttwin:enterprise-' || credit_code FROM things WHERE thing_id = ANY(%s))

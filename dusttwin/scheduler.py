@@ -33,6 +33,9 @@ class PeriodicJob:
 
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("timeseries-upkeep", "connectors.jobs.maintain_timeseries", every_s=60),
+    PeriodicJob(
+        "offline-detection", "connectors.jobs.detect_offline_job", every_s=30, timeout_s=60
+    ),
 )
 
 

@@ -157,6 +157,7 @@ async def test_readings_land_once_and_the_twins_follow(
         f"{_point_id_sql('DC90-HOPPER_TEMP-1')}, {_point_id_sql('DC90-FAN_RUN-1')},"
         f" {_point_id_sql('DC90-DP_IN_OUT-1')})",
     )
+    await _query(connector, "SELECT * FROM dt_detect_offline(now())")  # what the 30-s job does
     twin = await _query(
         connector,
         "SELECT features FROM things WHERE thing_id = %s",
