@@ -44,17 +44,22 @@ BEGIN
     ), verdicts AS (
         SELECT c.thing_id, c.was,
                c.last_seen IS NOT NULL AND c.last_seen > p_now - make_interval(secs => c.window_s)
-                   AS is_online
+                   AS is_online,
+               -- when it happened: online with the newest data seen, offline when the window
+               -- after the last data closed
+               least(p_now, coalesce(c.last_seen + CASE
+                   WHEN c.last_seen > p_now - make_interval(secs => c.window_s) THEN interval '0'
+                   ELSE make_interval(secs => c.window_s) END, p_now)) AS at
         FROM candidates c
     ), changed AS (
-        UPDATE things t SET features = dt_with_online(t.features, v.is_online, p_now),
+        UPDATE things t SET features = dt_with_online(t.features, v.is_online, v.at),
                revision = t.revision + 1, modified_at = now()
         FROM verdicts v
         WHERE t.thing_id = v.thing_id AND v.was IS DISTINCT FROM v.is_online
-        RETURNING t.thing_id, v.is_online
+        RETURNING t.thing_id, v.is_online, v.at
     ), recorded AS (
         INSERT INTO connectivity_events (thing_id, at, online)
-        SELECT c.thing_id, p_now, c.is_online FROM changed c
+        SELECT c.thing_id, c.at, c.is_online FROM changed c
         ON CONFLICT DO NOTHING
     )
     SELECT c.thing_id, c.is_online FROM changed c;

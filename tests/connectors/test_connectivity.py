@@ -70,3 +70,5 @@ async def test_online_follows_data_and_transitions_are_recorded(
         (POINT, False),
     ]
     assert point_online is False
+    offline_at = {t: at for t, at, o in events if not o}
+    assert offline_at[POINT] == now - timedelta(minutes=2) + timedelta(minutes=15)
