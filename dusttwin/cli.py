@@ -353,10 +353,21 @@ def user_add(
 
 @app.command()
 def simulate(
-    period: Annotated[float, typer.Option(min=0.1, help="seconds between rts messages")] = 10.0,
+    period: Annotated[float, typer.Option(min=0.01, help="seconds between rts messages")] = 10.0,
+    gateways: Annotated[
+        int | None, typer.Option(min=1, help="simulate only the first N registered gateways")
+    ] = None,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="CREDIT_CODE[.GATEWAY_ID]=SCENARIO: overheat, broken_bag, sensor_fault, "
+            "offline_backfill or vent_burst (repeatable)"
+        ),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="show a live count of what was sent")] = True,
 ) -> None:
     """Run the registered gateways as simulated ones, publishing protocol v1 messages."""
-    from connectors.simulator import SimGateway, SimPoint, run_fleet
+    from connectors.simulator import SCENARIOS, SimGateway, SimPoint, Tally, run_fleet
     from dusttwin.demo import read_passwords
     from twins.queries import gateways_with_points
 
@@ -372,22 +383,61 @@ def simulate(
             SimGateway(g.credit_code, g.gateway_id, tuple(SimPoint(c, i) for c, i in g.points))
             for g in found
             if g.mqtt_username in passwords and g.points
-        ]
+        ][:gateways]
 
-    gateways = asyncio.run(load())
-    if not gateways:
+    fleet = asyncio.run(load())
+    if not fleet:
         raise _fail(DusttwinError("no simulated gateways: run `dusttwin seed-demo` first"))
+    scenarios: dict[str, str] = {}
+    for item in scenario or []:
+        target, _, name = item.partition("=")
+        if name not in SCENARIOS or not target:
+            raise _fail(DusttwinError(f"--scenario {item!r}: TARGET=one of {', '.join(SCENARIOS)}"))
+        for gw in fleet:
+            if target in (gw.credit_code, f"{gw.credit_code}.{gw.gateway_id}"):
+                scenarios[f"{gw.credit_code}.{gw.gateway_id}"] = name
 
     def credentials(gw: SimGateway) -> tuple[str, str]:
         username = f"{gw.credit_code}.{gw.gateway_id}"
         return username, passwords[username]
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
+    tally = Tally()
+
+    async def main() -> None:
+        fleet_task = asyncio.create_task(
             run_fleet(
-                gateways, settings.mqtt_host, settings.mqtt_port, credentials, period_s=period
+                fleet,
+                settings.mqtt_host,
+                settings.mqtt_port,
+                credentials,
+                period_s=period,
+                scenarios=scenarios,
+                tally=tally,
             )
         )
+        if progress and sys.stderr.isatty():
+            await _show_progress(tally, len(fleet), fleet_task)
+        await fleet_task
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+async def _show_progress(tally: object, gateways: int, task: asyncio.Task[None]) -> None:
+    from rich.live import Live
+
+    from connectors.simulator import Tally
+
+    assert isinstance(tally, Tally)
+    started = asyncio.get_running_loop().time()
+    with Live(refresh_per_second=2, transient=True) as live:
+        while not task.done():
+            elapsed = max(asyncio.get_running_loop().time() - started, 1e-6)
+            live.update(
+                f"{gateways} gateways · {tally.messages:,} messages · {tally.points:,} points"
+                f" · {tally.points / elapsed:,.0f} points/s · {tally.errors} connection errors"
+            )
+            await asyncio.sleep(0.5)
 
 
 @app.command()

@@ -60,5 +60,5 @@ async def test_a_simulated_gateway_speaks_protocol_v1(settings: Settings) -> Non
     first = rts[0]
     assert datetime.fromisoformat(first["ts"]).utcoffset() is not None
     assert [p["code"] for p in first["points"]] == ["DC01-HOPPER_TEMP-1", "DC01-FAN_RUN-1"]
-    assert first["points"][1]["value"] == 1
+    assert first["points"][1]["value"] in (0, 1)  # the fan follows the shift clock
     assert 0 < first["points"][0]["value"] < 100
