@@ -1,8 +1,8 @@
 """The MQTT connector (``dusttwin serve connector``): the broker's messages into the pipeline.
 
 It owns the reconnect loop (logging once when the broker goes and once when it is back), keeps a
-persistent session (clean start off, a week's session expiry, a fixed client id per connector) so
-the broker holds what arrives while it is away, and acknowledges each QoS-1 message only after
+persistent session (MQTT 3.1.1 with clean session off and a fixed client id per connector) so the
+broker holds what arrives while it is away, and acknowledges each QoS-1 message only after
 the pipeline has committed it (paho's manual acknowledgement under aiomqtt): a ``kill -9`` between
 receipt and commit loses nothing, the broker sends the message again. Refusals go back to the
 gateway on its ``errors`` topic. Several connectors share the load through the shared
@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiomqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from connectors.pipeline import IngestPipeline, RawMessage
 from connectors.protocol import MessageKind
@@ -56,8 +54,9 @@ def subscriptions(group: str = SHARE_GROUP) -> list[str]:
     return [f"$share/{group}/dust/v1/+/+/{kind}" for kind in DATA_KINDS]
 
 
-SESSION_EXPIRY_S = 7 * 24 * 3600
-RECEIVE_MAXIMUM = 1000  # unacknowledged messages the broker may send us at once
+# MQTT 3.1.1 on purpose: paho decodes MQTT 5 properties of every incoming publish in Python, which
+# cost a third of a connector's CPU (bench/bench_ingest.py, docs/performance.md). The broker's
+# max_inflight_messages (services.sh: 1000) bounds what is sent before we acknowledge.
 
 
 @dataclass(frozen=True)
@@ -74,13 +73,6 @@ class BrokerAccount:
     share_group: str = SHARE_GROUP
 
 
-def _connect_properties() -> Properties:
-    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    props.SessionExpiryInterval = SESSION_EXPIRY_S
-    props.ReceiveMaximum = RECEIVE_MAXIMUM
-    return props
-
-
 async def run(account: BrokerAccount, pipeline: IngestPipeline, stop: asyncio.Event) -> None:
     """Receive into the pipeline until ``stop`` is set; reconnect on its own."""
     failing = False
@@ -91,9 +83,8 @@ async def run(account: BrokerAccount, pipeline: IngestPipeline, stop: asyncio.Ev
             username=account.username,
             password=account.password,
             identifier=account.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            clean_start=False,
-            properties=_connect_properties(),
+            protocol=aiomqtt.ProtocolVersion.V311,
+            clean_session=False,
             tls_params=aiomqtt.TLSParameters(ca_certs=account.ca_file) if account.tls else None,
         )
         # aiomqtt 2.5 acknowledges on receipt; its paho client can leave that to us.
@@ -204,16 +195,13 @@ def _msg_id(message: aiomqtt.Message) -> str | None:
 
 async def forget_session(account: BrokerAccount) -> None:
     """Retire a connector: end its persistent session; the broker stops keeping messages for it."""
-    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    props.SessionExpiryInterval = 0
     async with aiomqtt.Client(
         account.host,
         account.port,
         username=account.username,
         password=account.password,
         identifier=account.client_id,
-        protocol=aiomqtt.ProtocolVersion.V5,
-        clean_start=True,
-        properties=props,
+        protocol=aiomqtt.ProtocolVersion.V311,
+        clean_session=True,
     ):
         pass

@@ -136,6 +136,13 @@ class IngestPipeline:
             try:
                 outcomes = await self._store_isolating(batch)
             except psycopg.OperationalError as err:
+                if (err.sqlstate or "").startswith("40"):
+                    # SQLSTATE class 40, a deadlock or serialization failure against another
+                    # writer: the transaction was rolled back whole; just write it again
+                    log.debug(
+                        "ingest: batch of %d rolled back (%s); retrying", len(batch), err.sqlstate
+                    )
+                    continue
                 if not self._failing:
                     log.error(
                         "ingest: database unreachable (%s); holding %d messages", err, len(batch)

@@ -164,7 +164,12 @@ async def _update_points(conn: AsyncConnection[Any], readings: list[Reading]) ->
             latest[r.point_id] = r
     if not latest:
         return
-    rows = list(latest.values())
+    rows = sorted(latest.values(), key=lambda r: r.point_id)
+    # lock in one order (by id) so that connectors writing at once never deadlock
+    await conn.execute(
+        "SELECT 1 FROM things WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
+        ([r.point_id for r in rows],),
+    )
     await conn.execute(
         """
         UPDATE things t SET
