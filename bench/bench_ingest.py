@@ -28,8 +28,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from dusttwin.demo import demo_credit_code
@@ -117,7 +117,7 @@ def publisher(args: tuple[Any, ...]) -> tuple[int, int]:
     host, port, user, password, plant, rate, seconds, pmin, pmax, seed = args
     rng = random.Random(seed)
     client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{seed}", protocol=mqtt.MQTTv5
+        CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{seed}", protocol=mqtt.MQTTv5
     )
     client.username_pw_set(user, password)
     client.max_inflight_messages_set(1000)
