@@ -30,19 +30,13 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from bench.common import scratch_database
 from dusttwin.demo import demo_credit_code
 from dusttwin.migrate import migrate
 from dusttwin.settings import Settings
 
 CLK = os.sysconf("SC_CLK_TCK")
-
-
-def _dsn(settings: Settings, dbname: str) -> str:
-    params = conninfo_to_dict(settings.database_url.get_secret_value())
-    params["dbname"] = dbname
-    return make_conninfo(**params)  # type: ignore[arg-type]
 
 
 def register(dsn: str, gateways: int, points: int) -> list[tuple[str, str, list[str]]]:
@@ -187,10 +181,12 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     name = "dusttwin_bench_ingest"
-    with psycopg.connect(_dsn(settings, "postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = _dsn(settings, name)
+    with scratch_database(settings, name) as dsn:
+        run(settings, args, dsn)
+
+
+def run(settings: Settings, args: argparse.Namespace, dsn: str) -> None:
+    """Load the plant, start the connectors, publish, count, report."""
     connectors: list[subprocess.Popen[bytes]] = []
     group = f"bench-{os.getpid()}"
     try:
@@ -268,7 +264,6 @@ def main() -> None:
                 "SELECT count(*) FROM things WHERE kind = 'point' AND features #>> '{measurement,properties,value}' IS NOT NULL"
             ).fetchone()
         after = {k: cpu_seconds(v) for k, v in watched.items()}
-        publishers_cpu = "(see the totals)"
         lat.sort()
         print(
             f"offered {args.rate:,} points/s for {args.seconds} s with {args.publishers} publishers,"
@@ -293,7 +288,6 @@ def main() -> None:
                 f"cpu {k:10}: {after[k] - before[k]:7.1f} s over {drained_s:.1f} s"
                 f" = {(after[k] - before[k]) / drained_s:.2f} cores"
             )
-        print(f"cpu publishers: {publishers_cpu}")
     finally:
         for c in connectors:
             c.send_signal(signal.SIGTERM)
@@ -302,8 +296,6 @@ def main() -> None:
                 c.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 c.kill()
-        with psycopg.connect(_dsn(settings, "postgres"), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

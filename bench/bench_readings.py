@@ -16,21 +16,15 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from api.app import create_app
+from bench.common import scratch_database
 from dusttwin.demo import demo_credit_code
 from dusttwin.migrate import migrate
 from dusttwin.settings import Settings
 from twins.tokens import issue_token
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-def _dsn(settings: Settings, dbname: str) -> str:
-    params = conninfo_to_dict(settings.database_url.get_secret_value())
-    params["dbname"] = dbname
-    return make_conninfo(**params)  # type: ignore[arg-type]
 
 
 def load(dsn: str, points: int) -> str:
@@ -101,11 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     name = "dusttwin_bench_readings"
-    with psycopg.connect(_dsn(settings, "postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = _dsn(settings, name)
-    try:
+    with scratch_database(settings, name) as dsn:
         migrate(dsn, settings.timescaledb)
         url = load(dsn, args.points)
         samples = sorted(
@@ -122,9 +112,6 @@ def main() -> None:
             f" p50 {samples[len(samples) // 2] * 1000:.1f} ms, p99 {samples[int(len(samples) * 0.99) - 1] * 1000:.1f} ms,"
             f" max {samples[-1] * 1000:.1f} ms"
         )
-    finally:
-        with psycopg.connect(_dsn(settings, "postgres"), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -11,27 +11,17 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from bench.common import scratch_database
 from connectors.timeseries import refresh_rollups
 from dusttwin.migrate import migrate
 from dusttwin.settings import Settings
 
 
-def _dsn(settings: Settings, dbname: str) -> str:
-    params = conninfo_to_dict(settings.database_url.get_secret_value())
-    params["dbname"] = dbname
-    return make_conninfo(**params)  # type: ignore[arg-type]
-
-
 def run_mode(settings: Settings, mode: str, points: int, minutes: int) -> None:
     """Load ``points`` × one reading per 10 s for ``minutes``, then roll up; print rates."""
     name = f"dusttwin_bench_{mode}"
-    with psycopg.connect(_dsn(settings, "postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = _dsn(settings, name)
-    try:
+    with scratch_database(settings, name) as dsn:
         migrate(dsn, "require" if mode == "timescaledb" else "off")
         start = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
         steps = minutes * 6
@@ -64,9 +54,6 @@ def run_mode(settings: Settings, mode: str, points: int, minutes: int) -> None:
             f"rollup of {minutes} min: {buckets:,} minute buckets in {rollup_s:.2f} s  "
             f"periodic 15-min refresh: {recent_s:.2f} s"
         )
-    finally:
-        with psycopg.connect(_dsn(settings, "postgres"), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:

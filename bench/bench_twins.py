@@ -17,21 +17,15 @@ from typing import Any
 
 import httpx
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from api.app import create_app
+from bench.common import scratch_database
 from dusttwin.demo import demo_credit_code
 from dusttwin.migrate import migrate
 from dusttwin.settings import Settings
 
 COUNTIES = ["310113", "310114", "310120", "310112", "310115", "310116", "310117", "310118"]
 INDICATORS = ["HOPPER_TEMP", "DP_IN_OUT", "AIRLOCK_FAULT", "FAN_RUN", "DUCT_VEL"]
-
-
-def _dsn(settings: Settings, dbname: str) -> str:
-    params = conninfo_to_dict(settings.database_url.get_secret_value())
-    params["dbname"] = dbname
-    return make_conninfo(**params)  # type: ignore[arg-type]
 
 
 def load(dsn: str, enterprises: int, points_per: int) -> list[str]:
@@ -190,11 +184,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     name = "dusttwin_bench_twins"
-    with psycopg.connect(_dsn(settings, "postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = _dsn(settings, name)
-    try:
+    with scratch_database(settings, name) as dsn:
         migrate(dsn, settings.timescaledb)
         started = time.perf_counter()
         codes = load(dsn, args.enterprises, args.points_per)
@@ -208,9 +198,6 @@ def main() -> None:
                 f"{user:15} {case:45} p50 {_pct(samples, 0.5):7.1f} ms  p99 {_pct(samples, 0.99):7.1f} ms"
                 f"  mean {statistics.mean(samples) * 1000:7.1f} ms  n={len(samples)}"
             )
-    finally:
-        with psycopg.connect(_dsn(settings, "postgres"), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
