@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -181,27 +182,37 @@ def _value(spec: PointSpec, raw: Any) -> float | str:
     )
 
 
-def check_rts(payload: bytes, ctx: Context) -> CheckedMessage:
-    """A real-time data batch (protocol v1 §4); MessageRejectedError when refused whole."""
+EntryCheck = Callable[[Any, datetime, Context, CheckedMessage], str | None]
+
+
+def _check_batch(
+    payload: bytes, ctx: Context, kind: MessageKind, member: str, shape: str, entry: EntryCheck
+) -> CheckedMessage:
+    """A message holding a list of entries: each entry checked, each refusal kept with its index."""
     body = _json_object(payload)
     msg_id = _msg_id(body)
     sent = _message_time(body, ctx.now)
-    entries = body.get("points")
+    entries = body.get(member)
     if not isinstance(entries, list):
-        raise MessageRejectedError("points is a list of {code, value[, ts, quality]}")
-    checked = CheckedMessage("rts", msg_id, sent_at=sent)
-    for index, entry in enumerate(entries):
-        problem = _rts_entry(entry, index, sent, ctx, checked)
+        raise MessageRejectedError(f"{member} is a list of {shape}")
+    checked = CheckedMessage(kind, msg_id, sent_at=sent)
+    for index, item in enumerate(entries):
+        problem = entry(item, sent, ctx, checked)
         if problem is not None:
-            code = entry.get("code") if isinstance(entry, dict) else None
+            code = item.get("code") if isinstance(item, dict) else None
             checked.rejected.append(
                 Rejection(index, code if isinstance(code, str) else None, problem)
             )
     return checked
 
 
+def check_rts(payload: bytes, ctx: Context) -> CheckedMessage:
+    """A real-time data batch (protocol v1 §4); MessageRejectedError when refused whole."""
+    return _check_batch(payload, ctx, "rts", "points", "{code, value[, ts, quality]}", _rts_entry)
+
+
 def _rts_entry(  # noqa: PLR0911 — one return per reason of refusal
-    entry: Any, index: int, sent: datetime, ctx: Context, checked: CheckedMessage
+    entry: Any, sent: datetime, ctx: Context, checked: CheckedMessage
 ) -> str | None:
     if not isinstance(entry, dict):
         return "an entry is a JSON object"
@@ -242,21 +253,9 @@ def _rts_entry(  # noqa: PLR0911 — one return per reason of refusal
 
 def check_event(payload: bytes, ctx: Context) -> CheckedMessage:
     """Device events (protocol v1 §5); MessageRejectedError when refused whole."""
-    body = _json_object(payload)
-    msg_id = _msg_id(body)
-    sent = _message_time(body, ctx.now)
-    entries = body.get("events")
-    if not isinstance(entries, list):
-        raise MessageRejectedError("events is a list of {code, type[, value, content, ts]}")
-    checked = CheckedMessage("event", msg_id, sent_at=sent)
-    for index, entry in enumerate(entries):
-        problem = _event_entry(entry, sent, ctx, checked)
-        if problem is not None:
-            code = entry.get("code") if isinstance(entry, dict) else None
-            checked.rejected.append(
-                Rejection(index, code if isinstance(code, str) else None, problem)
-            )
-    return checked
+    return _check_batch(
+        payload, ctx, "event", "events", "{code, type[, value, content, ts]}", _event_entry
+    )
 
 
 def _event_entry(  # noqa: PLR0911 — one return per reason of refusal
