@@ -15,6 +15,7 @@ The publishers use the platform's MQTT account (same ACL path as a gateway's).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing
 import os
@@ -32,6 +33,7 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.common import scratch_database
+from connectors.mqtt import BrokerAccount, forget_session
 from dusttwin.demo import demo_credit_code
 from dusttwin.migrate import migrate
 from dusttwin.settings import Settings
@@ -296,6 +298,18 @@ def run(settings: Settings, args: argparse.Namespace, dsn: str) -> None:
                 c.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 c.kill()
+        for n in range(len(connectors)):  # the broker keeps no queue for connectors that are gone
+            asyncio.run(
+                forget_session(
+                    BrokerAccount(
+                        settings.mqtt_host,
+                        settings.mqtt_port,
+                        settings.mqtt_username,
+                        settings.mqtt_password.get_secret_value(),
+                        client_id=f"dusttwin-connector-{group}-{n}",
+                    )
+                )
+            )
 
 
 if __name__ == "__main__":

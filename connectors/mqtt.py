@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import aiomqtt
 
-from connectors.pipeline import IngestPipeline, RawMessage
+from connectors.pipeline import UNKNOWN_GATEWAY, IngestPipeline, RawMessage
 from connectors.protocol import MessageKind
 from connectors.writer import Outcome
 
@@ -161,8 +161,8 @@ def _settled(
         return  # not stored: no acknowledgement, the broker sends it again
     _ack(client, message)
     outcome = future.result()
-    if not (outcome.refused or outcome.rejected):
-        return
+    if not (outcome.refused or outcome.rejected) or outcome.refused == UNKNOWN_GATEWAY:
+        return  # nothing to tell, or nobody to tell it to (a revoked gateway reads no topic)
     rejected = (
         [{"index": None, "code": None, "reason": outcome.refused}]
         if outcome.refused

@@ -23,6 +23,7 @@ from connectors.writer import Incoming, Outcome, ReadingSink, Transport, store_b
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0
+UNKNOWN_GATEWAY = "unknown or revoked gateway"
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class IngestPipeline:
         )
         entry = await self.directory.gateway(raw.credit_code, raw.gateway_id)
         if not entry.registered:
-            incoming.refused = "unknown or revoked gateway"
+            incoming.refused = UNKNOWN_GATEWAY
             incoming.ignored = raw.retained
             return incoming
         try:

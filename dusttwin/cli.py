@@ -178,6 +178,29 @@ def _serve_connector(settings: Settings) -> None:
     asyncio.run(main())
 
 
+@app.command("forget-connector")
+def forget_connector(
+    connector_id: Annotated[str, typer.Argument(help="the DUSTTWIN_CONNECTOR_ID it ran with")],
+) -> None:
+    """Retire a connector for good: the broker stops keeping messages for its session."""
+    from connectors.mqtt import BrokerAccount, forget_session
+
+    settings = _settings()
+    client_id = f"{settings.mqtt_client_id_prefix}-connector-{connector_id}"
+    asyncio.run(
+        forget_session(
+            BrokerAccount(
+                settings.mqtt_host,
+                settings.mqtt_port,
+                settings.mqtt_username,
+                settings.mqtt_password.get_secret_value(),
+                client_id=client_id,
+            )
+        )
+    )
+    typer.echo(f"session {client_id} ended; the broker keeps nothing more for it")
+
+
 @app.command("seed-demo")
 def seed_demo() -> None:
     """Create what is missing of the demo region: 3 districts of Shanghai, 63 enterprises with
