@@ -101,13 +101,6 @@ class DynsecAdmin:
         except aiomqtt.MqttError:
             return False
 
-    async def client_exists(self, username: str) -> bool:
-        """Whether the broker has an account of this name."""
-        responses = await self.run(
-            [{"command": "getClient", "username": username}], tolerate=("not found",)
-        )
-        return "error" not in responses[0]
-
     async def run(
         self, commands: list[dict[str, Any]], *, tolerate: tuple[str, ...] = ()
     ) -> list[dict[str, Any]]:

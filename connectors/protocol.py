@@ -211,9 +211,8 @@ def check_rts(payload: bytes, ctx: Context) -> CheckedMessage:
     return _check_batch(payload, ctx, "rts", "points", "{code, value[, ts, quality]}", _rts_entry)
 
 
-def _rts_entry(  # noqa: PLR0911 — one return per reason of refusal
-    entry: Any, sent: datetime, ctx: Context, checked: CheckedMessage
-) -> str | None:
+def _point_and_time(entry: Any, sent: datetime, ctx: Context) -> tuple[PointSpec, datetime] | str:
+    """The registered point and the time of an entry, or the reason it is refused."""
     if not isinstance(entry, dict):
         return "an entry is a JSON object"
     spec = _point(ctx, entry.get("code"))
@@ -223,9 +222,14 @@ def _rts_entry(  # noqa: PLR0911 — one return per reason of refusal
         when = parse_time(entry["ts"]) if "ts" in entry else sent
     except (ValueError, OverflowError, OSError) as err:
         return f"ts: {err}"
-    problem = _time_problem(ctx, when)
-    if problem:
-        return problem
+    return _time_problem(ctx, when) or (spec, when)
+
+
+def _rts_entry(entry: Any, sent: datetime, ctx: Context, checked: CheckedMessage) -> str | None:
+    found = _point_and_time(entry, sent, ctx)
+    if isinstance(found, str):
+        return found
+    spec, when = found
     quality_name = entry.get("quality", "GOOD")
     if quality_name not in QUALITIES or quality_name == "OVER_RANGE":
         return f"quality {quality_name!r}; one of GOOD, FAULT, MAINT"
@@ -258,23 +262,13 @@ def check_event(payload: bytes, ctx: Context) -> CheckedMessage:
     )
 
 
-def _event_entry(  # noqa: PLR0911 — one return per reason of refusal
-    entry: Any, sent: datetime, ctx: Context, checked: CheckedMessage
-) -> str | None:
-    if not isinstance(entry, dict):
-        return "an entry is a JSON object"
-    spec = _point(ctx, entry.get("code"))
-    if isinstance(spec, str):
-        return spec
+def _event_entry(entry: Any, sent: datetime, ctx: Context, checked: CheckedMessage) -> str | None:
+    found = _point_and_time(entry, sent, ctx)
+    if isinstance(found, str):
+        return found
+    spec, when = found
     if entry.get("type") not in EVENT_TYPES:
         return "type is ACTIVE or CLEAR"
-    try:
-        when = parse_time(entry["ts"]) if "ts" in entry else sent
-    except (ValueError, OverflowError, OSError) as err:
-        return f"ts: {err}"
-    problem = _time_problem(ctx, when)
-    if problem:
-        return problem
     raw = entry.get("value")
     value = None
     if raw is not None:

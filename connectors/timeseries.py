@@ -62,14 +62,17 @@ def refresh_rollups(conn: Conn, start: datetime, end: datetime) -> int:
     return int(str(row[0])) if row else 0
 
 
+# Hours whose rollups must be recomputed because readings at these times arrived late.
+MARK_ROLLUP_PENDING_SQL = (
+    "INSERT INTO rollup_pending (hour)"
+    " SELECT DISTINCT date_trunc('hour', t, 'UTC') FROM unnest(%s::timestamptz[]) AS t"
+    " ON CONFLICT DO NOTHING"
+)
+
+
 def mark_rollup_pending(conn: Conn, times: list[datetime]) -> None:
     """Note that readings at these times arrived late, so their hours are rolled up again."""
-    conn.execute(
-        "INSERT INTO rollup_pending (hour)"
-        " SELECT DISTINCT date_trunc('hour', t, 'UTC') FROM unnest(%s::timestamptz[]) AS t"
-        " ON CONFLICT DO NOTHING",
-        (times,),
-    )
+    conn.execute(MARK_ROLLUP_PENDING_SQL, (times,))
 
 
 def refresh_pending_rollups(conn: Conn, limit: int = 48) -> int:

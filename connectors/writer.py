@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol
 from psycopg import AsyncConnection
 
 from connectors.protocol import CheckedMessage, DeviceEvent, Reading, Rejection
-from connectors.timeseries import ROLLUP_LOOKBACK
+from connectors.timeseries import MARK_ROLLUP_PENDING_SQL, ROLLUP_LOOKBACK
 
 Transport = Literal["mqtt", "http", "adapter"]
 QUALITY_NAMES = {0: "GOOD", 1: "FAULT", 2: "MAINT", 3: "OVER_RANGE"}
@@ -137,12 +137,7 @@ async def _write_readings(
         )
     late = sorted({r.time for r in readings if now - r.time > ROLLUP_LOOKBACK})
     if late:
-        await conn.execute(
-            "INSERT INTO rollup_pending (hour)"
-            " SELECT DISTINCT date_trunc('hour', t, 'UTC') FROM unnest(%s::timestamptz[]) t"
-            " ON CONFLICT DO NOTHING",
-            (late,),
-        )
+        await conn.execute(MARK_ROLLUP_PENDING_SQL, (late,))
 
 
 async def _write_events(conn: AsyncConnection[Any], events: list[DeviceEvent]) -> None:

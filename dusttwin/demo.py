@@ -25,7 +25,7 @@ from twins.gateways import GatewayCredentials, register_gateway, revoke_gateway
 from twins.identifiers import CREDIT_CODE_ALPHABET, credit_code_check_char
 from twins.records import create_record
 from twins.regions import region
-from twins.registry import ENTERPRISE, KINDS, thing_id
+from twins.registry import ENTERPRISE, KINDS
 from twins.schemas import (
     CameraCreate,
     EnterpriseCreate,
@@ -311,11 +311,6 @@ async def _seed_users(conn: AsyncConnection[Any], plant: list[DemoEnterprise]) -
     for cc in baoshan:
         await users.grant_integrator(conn, "integrator", cc, "seed-demo")
     return created
-
-
-def thing_ids_of(plant: list[DemoEnterprise]) -> list[str]:
-    """Every enterprise twin of the demo (for tests and the simulator)."""
-    return [thing_id("enterprise", e.record.credit_code) for e in plant]
 
 
 def read_passwords(path: Path) -> dict[str, str]:

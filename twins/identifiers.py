@@ -26,13 +26,3 @@ def credit_code_check_char(first17: str) -> str:
 def is_valid_credit_code(code: str) -> bool:
     """True for an 18-character credit code whose check character is right."""
     return bool(_CREDIT_RE.match(code)) and credit_code_check_char(code[:17]) == code[17]
-
-
-def region_thing_id(adcode: str) -> str:
-    """thingId of a region twin."""
-    return f"{NAMESPACE}:region-{adcode}"
-
-
-def enterprise_thing_id(credit_code: str) -> str:
-    """thingId of an enterprise twin."""
-    return f"{NAMESPACE}:enterprise-{credit_code}"

@@ -101,12 +101,6 @@ def children(adcode: str) -> list[Region]:
     return sorted((r for r in _index().values() if r.parent == adcode), key=lambda r: r.adcode)
 
 
-def geojson_path(adcode: str) -> Path:
-    """The offline GeoJSON geometry file of a region (a bare MultiPolygon)."""
-    region(adcode)
-    return _data_dir() / "datasets" / "administrative" / "amap" / "land" / f"{adcode}.geojson"
-
-
 def scope_prefix(scope_code: str) -> str:
     """The adcode prefix a regulator scoped to ``scope_code`` sees ("" for the whole country).
 
