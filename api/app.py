@@ -12,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from api import errors
 from api.routes import (
+    adapters,
     auth,
     catalog,
     ditto,
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(parts.router)
     app.include_router(catalog.router)
     app.include_router(ingest.router)
+    app.include_router(adapters.router)
     app.include_router(readings.router)
     app.include_router(imports.router)
     app.include_router(regions.router)

@@ -62,6 +62,22 @@ class Settings(BaseSettings):
     retention_raw_days: int = Field(default=180, ge=1)
     retention_1m_days: int = Field(default=730, ge=1)
     retention_1h_days: int = Field(default=3650, ge=1)
+    adapters_file: Path | None = Field(
+        default=None,
+        description=(
+            "TOML file of the inbound adapters' ids and keys (Hebei V1.1, MEM/Tianjin; protocol "
+            "§9, deploy/local/adapters.example.toml); none: the adapters accept nobody. "
+            "省级平台接入配置."
+        ),
+    )
+    risk_model_file: Path | None = Field(
+        default=None,
+        description=(
+            "The risk model in force (a copy of risk/model.toml a province edited); none: the "
+            "shipped default. A file that fails its checks is refused with the reason and the "
+            "model in force stays (docs/risk-model.md). 风险研判模型文件."
+        ),
+    )
 
     @property
     def api_url(self) -> str:

@@ -76,7 +76,12 @@ async def _service_checks(settings: Settings) -> list[Check]:
     ]
 
 
+# Several pytest sessions on one machine (parallel work) each set their own suffix.
+DB_SUFFIX = os.environ.get("DUSTTWIN_TEST_DB_SUFFIX", "")
+
+
 def _recreate_database(settings: Settings, name: str) -> str:
+    name += DB_SUFFIX
     with psycopg.connect(_dsn_for(settings, "postgres"), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -89,7 +94,7 @@ def fresh_database(settings: Settings) -> Iterator[Callable[[str], str]]:
     made: list[str] = []
 
     def make(name: str) -> str:
-        made.append(name)
+        made.append(name + DB_SUFFIX)
         return _recreate_database(settings, name)
 
     yield make
