@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 
 SHARE_GROUP = "dusttwin"
 DATA_KINDS = ("rts", "event", "heartbeat", "state")
-RECONNECT_DELAY_S = 3.0
+# Mosquitto 2.0.11 (Debian 12) keeps a persistent session over a restart but not its shared
+# subscriptions (2.0.12's changelog lists the fix): until we subscribe again, what gateways publish
+# has no subscriber and is dropped. Come back quickly to keep that window short.
+RECONNECT_DELAY_S = 1.0
 
 
 @dataclass(frozen=True)

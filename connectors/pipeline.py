@@ -9,10 +9,13 @@ it recovers) and the queue fills, so producers wait: memory stays bounded and no
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -23,6 +26,7 @@ from connectors.writer import Incoming, Outcome, ReadingSink, Transport, store_b
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0
+T = TypeVar("T")
 UNKNOWN_GATEWAY = "unknown or revoked gateway"
 
 
@@ -76,7 +80,8 @@ class IngestPipeline:
             batch = await self._take(stop)
             if not batch:
                 continue
-            checked = [(await self._check(raw), future) for raw, future in batch]
+            # the directory reads the database too: an outage there is waited out, not fatal
+            checked = await self._retrying(functools.partial(self._check_all, batch), len(batch))
             # a retained state of a gateway that is gone is history, not an error
             for incoming, future in checked:
                 if incoming.ignored and not future.done():
@@ -104,6 +109,11 @@ class IngestPipeline:
             except TimeoutError:
                 break
         return batch
+
+    async def _check_all(
+        self, batch: list[tuple[RawMessage, asyncio.Future[Outcome]]]
+    ) -> list[tuple[Incoming, asyncio.Future[Outcome]]]:
+        return [(await self._check(raw), future) for raw, future in batch]
 
     async def _check(self, raw: RawMessage) -> Incoming:
         gateway = f"{raw.credit_code}.{raw.gateway_id}"
@@ -133,20 +143,24 @@ class IngestPipeline:
 
     async def _store(self, batch: list[Incoming]) -> list[Outcome]:
         """Store a batch, retrying while the database is unreachable; isolate a poison message."""
+        return await self._retrying(functools.partial(self._store_isolating, batch), len(batch))
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]], holding: int) -> T:
+        """Run ``attempt`` until the database answers; log once when it fails, once when back."""
         while True:
             try:
-                outcomes = await self._store_isolating(batch)
+                result = await attempt()
             except psycopg.OperationalError as err:
                 if (err.sqlstate or "").startswith("40"):
                     # SQLSTATE class 40, a deadlock or serialization failure against another
                     # writer: the transaction was rolled back whole; just write it again
                     log.debug(
-                        "ingest: batch of %d rolled back (%s); retrying", len(batch), err.sqlstate
+                        "ingest: batch of %d rolled back (%s); retrying", holding, err.sqlstate
                     )
                     continue
                 if not self._failing:
                     log.error(
-                        "ingest: database unreachable (%s); holding %d messages", err, len(batch)
+                        "ingest: database unreachable (%s); holding %d messages", err, holding
                     )
                     self._failing = True
                 await asyncio.sleep(RETRY_S)
@@ -154,7 +168,7 @@ class IngestPipeline:
             if self._failing:
                 log.warning("ingest: database reachable again; writing")
                 self._failing = False
-            return outcomes
+            return result
 
     async def _store_isolating(self, batch: list[Incoming]) -> list[Outcome]:
         try:
