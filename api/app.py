@@ -13,16 +13,22 @@ from psycopg_pool import AsyncConnectionPool
 from api import errors
 from api.routes import (
     adapters,
+    alarms,
     auth,
     catalog,
     ditto,
     enterprises,
+    events,
     health,
     imports,
     ingest,
+    jobs,
     parts,
     readings,
     regions,
+    risk,
+    warnings,
+    webhooks,
 )
 from connectors.broker_admin import DynsecAdmin
 from connectors.directory import PointDirectory
@@ -31,6 +37,9 @@ from connectors.pipeline import IngestPipeline
 from device_catalog import load_catalog
 from dusttwin import __version__
 from dusttwin.settings import Settings
+from risk.evaluator import LimitEvaluator
+from risk.events import Bell
+from risk.model_holder import ModelHolder
 from twins.graph import TwinGraph
 from twins.registry import RegistryValidator
 from twins.store import PostgresTwinStore
@@ -55,9 +64,15 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.catalog = catalog
         app.state.graph = graph
         app.state.store = PostgresTwinStore(pool, RegistryValidator(catalog))
+        app.state.risk_models = ModelHolder(settings.risk_model_file)
         app.state.pipeline = IngestPipeline(
-            pool, PointDirectory(pool, catalog), timedelta(days=settings.retention_raw_days)
+            pool,
+            PointDirectory(pool, catalog),
+            timedelta(days=settings.retention_raw_days),
+            sink=LimitEvaluator.for_model(catalog, app.state.risk_models.current()),
         )
+        app.state.event_bell = Bell()
+        bell = asyncio.create_task(app.state.event_bell.run(dsn, stop))
         app.state.gateway_passwords = GatewayPasswords()
         writer = asyncio.create_task(app.state.pipeline.run(stop))
         app.state.broker = DynsecAdmin(
@@ -72,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
             stop.set()
             await writer
             await follower
+            await bell
             await pool.close()
 
     app = FastAPI(
@@ -85,15 +101,24 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    app.include_router(health.router)
-    app.include_router(auth.router)
-    app.include_router(enterprises.router)
-    app.include_router(parts.router)
-    app.include_router(catalog.router)
-    app.include_router(ingest.router)
-    app.include_router(adapters.router)
-    app.include_router(readings.router)
-    app.include_router(imports.router)
-    app.include_router(regions.router)
-    app.include_router(ditto.router)
+    for room in (
+        health,
+        auth,
+        enterprises,
+        parts,
+        catalog,
+        ingest,
+        adapters,
+        readings,
+        imports,
+        regions,
+        alarms,
+        warnings,
+        risk,
+        events,
+        jobs,
+        webhooks,
+        ditto,
+    ):
+        app.include_router(room.router)
     return app

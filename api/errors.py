@@ -14,6 +14,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.broker_admin import BrokerAdminError
 from device_catalog import DeviceCatalogError
+from risk.errors import (
+    ActionNotPermittedError,
+    AlarmNotFoundError,
+    LifecycleError,
+    RiskError,
+    WarningNotFoundError,
+)
+from risk.webhooks import WebhookNotFoundError
 from twins.ditto import PartNotFoundError
 from twins.errors import (
     InvalidThingError,
@@ -40,6 +48,11 @@ _MAP: list[tuple[type[Exception], int, str, str]] = [
     (InvalidThingError, 400, "things:thing.invalid", "Invalid / 数据无效"),
     (UserError, 400, "users:user.invalid", "Invalid user / 用户无效"),
     (DeviceCatalogError, 400, "things:thing.invalid", "Invalid / 数据无效"),
+    (AlarmNotFoundError, 404, "alarms:alarm.notfound", "Not found / 未找到"),
+    (WarningNotFoundError, 404, "warnings:warning.notfound", "Not found / 未找到"),
+    (WebhookNotFoundError, 404, "webhooks:webhook.notfound", "Not found / 未找到"),
+    (LifecycleError, 409, "alarms:lifecycle.conflict", "Not in this state / 当前状态不允许"),
+    (ActionNotPermittedError, 403, "alarms:action.forbidden", "Not allowed / 无权操作"),
     (BrokerAdminError, 503, "gateway:service.unavailable", "Broker unavailable / 消息服务不可用"),
 ]
 
@@ -118,7 +131,7 @@ def install(app: FastAPI) -> None:
             request, exc.status_code, f"http:{exc.status_code}", str(exc.detail), str(exc.detail)
         )
 
-    for kind in (TwinsError, DeviceCatalogError, BrokerAdminError):
+    for kind in (TwinsError, DeviceCatalogError, BrokerAdminError, RiskError):
         app.add_exception_handler(kind, domain)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, validation)

@@ -24,26 +24,31 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.common import scratch_database
+from bench.common import free_port, scratch_database
 from connectors.mqtt import BrokerAccount, forget_session
 from dusttwin.demo import demo_credit_code
 from dusttwin.migrate import migrate
 from dusttwin.settings import Settings
+from twins.users import add_user
 
 CLK = os.sysconf("SC_CLK_TCK")
 
 
-def register(dsn: str, gateways: int, points: int) -> list[tuple[str, str, list[str]]]:
+def register(
+    dsn: str, gateways: int, points: int, *, system: str = "DC01", seed: int = 11
+) -> list[tuple[str, str, list[str]]]:
     """Enterprises, gateways and points as the registry writes them (COPY, for speed)."""
-    rng = random.Random(11)
+    rng = random.Random(seed)
     plant = []
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         with cur.copy(
@@ -78,7 +83,7 @@ def register(dsn: str, gateways: int, points: int) -> list[tuple[str, str, list[
                         "{}",
                     )
                 )
-                codes = [f"DC01-HOPPER_TEMP-{i}" for i in range(points)]
+                codes = [f"{system}-HOPPER_TEMP-{i}" for i in range(points)]
                 for code in codes:
                     tid = f"dusttwin:point-{cc}-{code}"
                     copy.write_row(
@@ -92,7 +97,7 @@ def register(dsn: str, gateways: int, points: int) -> list[tuple[str, str, list[
                                     "adcode": "310113",
                                     "point_code": code,
                                     "indicator": "HOPPER_TEMP",
-                                    "system_code": "DC01",
+                                    "system_code": system,
                                     "range_low": -20,
                                     "range_high": 200,
                                     "gateway_id": "GW01",
@@ -151,6 +156,133 @@ def publisher(args: tuple[Any, ...]) -> tuple[int, int]:
     return sent_messages, sent_points
 
 
+class AlarmProbe:
+    """Limit-crossing readings published among the load, timed to their alarm and SSE event.
+
+    Each probe is a new point at 95 °C (above HOPPER_TEMP's HHA of 90, no persistence), so each
+    raises a new alarm. An API process over the benchmark's database streams ``/api/v1/events``
+    to a listener thread; the latency is publish → ``alarm.raised`` received by that client, and
+    publish → the alarm's ``recorded_at`` (stored).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        dsn: str,
+        env: dict[str, str],
+        plant: list[tuple[str, str, list[str]]],
+        rate: float,
+    ) -> None:
+        self.settings = settings
+        self.rate = rate
+        self.cc, self.gateway, self.codes = plant[0]
+        self.sent: dict[str, float] = {}  # thing id -> publish time (epoch s)
+        self.received: dict[str, float] = {}
+        self.stop_event = threading.Event()
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.api = subprocess.Popen(
+            [sys.executable, "-m", "dusttwin.cli", "serve", "api"],
+            env={**env, "DUSTTWIN_API_PORT": str(port)},
+        )
+        asyncio.run(self._user(dsn))
+        for _ in range(300):
+            try:
+                httpx.get(f"{self.url}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        token = httpx.post(
+            f"{self.url}/api/v1/auth/token",
+            data={"username": "bench-probe", "password": "bench-probe-password"},
+            timeout=10,
+        ).json()["access_token"]
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.listener = threading.Thread(target=self._listen, daemon=True)
+        self.listener.start()
+
+    @staticmethod
+    async def _user(dsn: str) -> None:
+        async with await psycopg.AsyncConnection.connect(dsn) as conn:
+            await add_user(conn, "bench-probe", "admin", None, "bench-probe-password")
+            await conn.commit()
+
+    def _listen(self) -> None:
+        with httpx.stream(
+            "GET", f"{self.url}/api/v1/events", headers=self.headers, timeout=None
+        ) as stream:
+            for line in stream.iter_lines():
+                if self.stop_event.is_set():
+                    return
+                if line.startswith("data: "):
+                    event = json.loads(line[6:])
+                    if event["kind"] == "alarm.raised":
+                        self.received.setdefault(event["thingId"], time.time())
+
+    def start(self, seconds: int) -> None:
+        """Publish the probes over ``seconds`` in a thread of their own."""
+        threading.Thread(target=self._publish, args=(seconds,), daemon=True).start()
+
+    def _publish(self, seconds: int) -> None:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-probe")
+        client.username_pw_set(
+            self.settings.mqtt_username, self.settings.mqtt_password.get_secret_value()
+        )
+        client.connect(self.settings.mqtt_host, self.settings.mqtt_port)
+        client.loop_start()
+        started = time.monotonic()
+        for i, code in enumerate(self.codes):
+            wait = started + i / self.rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            if time.monotonic() - started > seconds:
+                break
+            now = datetime.now(UTC)
+            body = {
+                "msg_id": f"probe-{i}",
+                "ts": now.isoformat(),
+                "points": [{"code": code, "value": 95}],
+            }
+            self.sent[f"dusttwin:point-{self.cc}-{code}"] = now.timestamp()
+            client.publish(f"dust/v1/{self.cc}/{self.gateway}/rts", json.dumps(body), qos=1)
+        client.loop_stop()
+        client.disconnect()
+
+    def report(self, dsn: str) -> None:
+        """Print publish → SSE and publish → stored latencies."""
+        deadline = time.monotonic() + 30
+        while len(self.received) < len(self.sent) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        with psycopg.connect(dsn) as conn:
+            stored = {
+                str(t): r.timestamp()
+                for t, r in conn.execute(
+                    "SELECT thing_id, recorded_at FROM alarms WHERE alarm_type = 'HIGH'"
+                    " AND thing_id LIKE %s",
+                    (f"dusttwin:point-{self.cc}-PROBE-%",),
+                )
+            }
+        to_sse = sorted(self.received[t] - s for t, s in self.sent.items() if t in self.received)
+        to_db = sorted(stored[t] - s for t, s in self.sent.items() if t in stored)
+        for name, values in (("publish → alarm stored", to_db), ("publish → SSE event", to_sse)):
+            if values:
+                print(
+                    f"{name}: p50 {values[len(values) // 2] * 1000:.0f} ms, p99 "
+                    f"{values[min(len(values) - 1, int(len(values) * 0.99))] * 1000:.0f} ms, max "
+                    f"{values[-1] * 1000:.0f} ms ({len(values)} of {len(self.sent)} probes)"
+                )
+        print(f"probes without an SSE event: {len(self.sent) - len(to_sse)}")
+
+    def stop(self) -> None:
+        """Stop the API process."""
+        self.stop_event.set()
+        self.api.terminate()
+        try:
+            self.api.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.api.kill()
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """utime + stime of processes (and their threads), in seconds."""
     total = 0
@@ -180,6 +312,12 @@ def main() -> None:
     parser.add_argument("--gateways", type=int, default=200)
     parser.add_argument("--points-min", type=int, default=10)
     parser.add_argument("--points-max", type=int, default=50)
+    parser.add_argument(
+        "--alarm-probes",
+        type=float,
+        default=0.0,
+        help="limit-crossing readings per second, timed to their alarm and its SSE event",
+    )
     args = parser.parse_args()
     settings = Settings()
     name = "dusttwin_bench_ingest"
@@ -190,10 +328,13 @@ def main() -> None:
 def run(settings: Settings, args: argparse.Namespace, dsn: str) -> None:
     """Load the plant, start the connectors, publish, count, report."""
     connectors: list[subprocess.Popen[bytes]] = []
+    probe: AlarmProbe | None = None
     group = f"bench-{os.getpid()}"
     try:
         migrate(dsn, settings.timescaledb)
         plant = register(dsn, args.gateways, args.points_max)
+        probes = int(args.alarm_probes * args.seconds)
+        probe_plant = register(dsn, 1, probes, system="PROBE", seed=12) if probes else []
         with psycopg.connect(dsn, autocommit=True) as conn:
             now = datetime.now(UTC)
             conn.execute(
@@ -213,6 +354,7 @@ def run(settings: Settings, args: argparse.Namespace, dsn: str) -> None:
                     env={**env, "DUSTTWIN_CONNECTOR_ID": f"{group}-{n}"},
                 )
             )
+        probe = AlarmProbe(settings, dsn, env, probe_plant, args.alarm_probes) if probes else None
         time.sleep(4)
         watched = {
             "broker": pids_of("mosquitto"),
@@ -222,6 +364,8 @@ def run(settings: Settings, args: argparse.Namespace, dsn: str) -> None:
         before = {k: cpu_seconds(v) for k, v in watched.items()}
         started = time.monotonic()
         share = args.rate / args.publishers
+        if probe is not None:
+            probe.start(args.seconds)
         with multiprocessing.get_context("spawn").Pool(args.publishers) as pool:
             results = pool.map(
                 publisher,
@@ -285,12 +429,16 @@ def run(settings: Settings, args: argparse.Namespace, dsn: str) -> None:
                 f" p99 {lat[int(len(lat) * 0.99)] * 1000:.0f} ms, mean {statistics.mean(lat) * 1000:.0f} ms (sample {len(lat):,})"
             )
         print(f"point twins updated: {int(twins[0]) if twins else 0:,}")
+        if probe is not None:
+            probe.report(dsn)
         for k in watched:
             print(
                 f"cpu {k:10}: {after[k] - before[k]:7.1f} s over {drained_s:.1f} s"
                 f" = {(after[k] - before[k]) / drained_s:.2f} cores"
             )
     finally:
+        if probe is not None:
+            probe.stop()
         for c in connectors:
             c.send_signal(signal.SIGTERM)
         for c in connectors:

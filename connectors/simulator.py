@@ -45,7 +45,20 @@ class SimGateway:
 
 
 CST = timezone(timedelta(hours=8))
-SCENARIOS = ("overheat", "broken_bag", "sensor_fault", "offline_backfill", "vent_burst")
+SCENARIOS = (
+    "overheat",
+    "smoulder",
+    "clogging",
+    "broken_bag",
+    "sensor_fault",
+    "offline_backfill",
+    "vent_burst",
+)
+# How fast the slow faults develop (simulation, not alarm limits): a smouldering deposit warms the
+# hopper by under 1 °C a minute (below the 5 °C/min rate-of-rise rule); bags that pulse cleaning no
+# longer clears make the pressure difference climb by tens of Pa a minute.
+SMOULDER_PER_MIN = 0.75
+CLOG_PER_MIN = 30.0
 OUTAGE = timedelta(minutes=5)  # how long "offline_backfill" keeps the gateway silent
 
 
@@ -56,7 +69,9 @@ class PlantModel:
     The fan runs 07:00–22:00 China time; hopper temperature follows the day with a slow drift;
     the pressure difference climbs as the bags clog and drops at each pulse cleaning (every 20
     minutes); the tank level falls while running and is refilled; an airlock fault comes now and
-    then. A scenario, once started, bends the values the way that fault would.
+    then. A scenario, once started, bends the values the way that fault would: "overheat" heats the
+    hopper fast (5.5 °C/min), "smoulder" slowly (SMOULDER_PER_MIN), "clogging" stops the pulse
+    cleaning from clearing the bags so the pressure difference climbs on (CLOG_PER_MIN).
     """
 
     rng: random.Random
@@ -99,14 +114,21 @@ class PlantModel:
             base = 30 + 6 * math.sin(2 * math.pi * (hour - 8) / 24) + self.drift - (0 if on else 4)
             if scenario == "overheat" and indicator == "HOPPER_TEMP":
                 base = min(130.0, base + 5.5 * self.minutes_into_scenario(t))
+            if scenario == "smoulder" and indicator == "HOPPER_TEMP":
+                base = min(130.0, base + SMOULDER_PER_MIN * self.minutes_into_scenario(t))
             return base + noise(0, 0.3)
         if indicator == "DP_IN_OUT":
             if not on:
                 return max(0.0, noise(5, 3))
             if scenario == "broken_bag":
                 return max(0.0, noise(120, 10))
-            clog = 8 * ((t.minute % 20) + t.second / 60)  # Pa per minute since the last pulse
-            return 600 + clog + noise(0, 15)
+            if scenario == "clogging" and self.scenario_start is not None:
+                # from where the last cleaning left it, on up: no pulse clears the bags any more
+                clogged = _since_pulse(self.scenario_start) + CLOG_PER_MIN * (
+                    self.minutes_into_scenario(t)
+                )
+                return min(4500.0, 600 + clogged + noise(0, 15))
+            return 600 + _since_pulse(t) + noise(0, 15)
         if indicator == "WATER_FLOW":
             return max(0.0, noise(38.5, 0.8)) if on else 0.0
         if indicator == "TANK_LEVEL":
@@ -128,6 +150,11 @@ class PlantModel:
         if indicator == "SPARK_DET":
             return int(self.rng.random() < 1 / 5000)
         return 0
+
+
+def _since_pulse(t: datetime) -> float:
+    """Pressure difference built up since the last pulse cleaning (8 Pa a minute, every 20 min)."""
+    return 8 * ((t.minute % 20) + t.second / 60)
 
 
 # steady indicators: (mean, noise)

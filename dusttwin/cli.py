@@ -37,6 +37,9 @@ def _settings() -> Settings:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # the pool warns at each reconnection attempt during an outage; our own loops log it once
+    # when it starts and once when it ends
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     return settings
 
 
@@ -141,6 +144,8 @@ def _serve_connector(settings: Settings) -> None:
     from connectors.mqtt import BrokerAccount, run
     from connectors.pipeline import IngestPipeline
     from device_catalog import load_catalog
+    from risk.evaluator import LimitEvaluator
+    from risk.model_holder import ModelHolder
 
     account = BrokerAccount(
         settings.mqtt_host,
@@ -163,10 +168,14 @@ def _serve_connector(settings: Settings) -> None:
         )
         await pool.open()
         try:
+            catalog = load_catalog()
             pipeline = IngestPipeline(
                 pool,
-                PointDirectory(pool, load_catalog()),
+                PointDirectory(pool, catalog),
                 timedelta(days=settings.retention_raw_days),
+                sink=LimitEvaluator.for_model(
+                    catalog, ModelHolder(settings.risk_model_file).current()
+                ),
             )
             writer = asyncio.create_task(pipeline.run(stop_writing))
             await run(account, pipeline, stop_receiving)
@@ -383,8 +392,8 @@ def simulate(
     scenario: Annotated[
         list[str] | None,
         typer.Option(
-            help="CREDIT_CODE[.GATEWAY_ID]=SCENARIO: overheat, broken_bag, sensor_fault, "
-            "offline_backfill or vent_burst (repeatable)"
+            help="CREDIT_CODE[.GATEWAY_ID]=SCENARIO: overheat, smoulder, clogging, broken_bag, "
+            "sensor_fault, offline_backfill or vent_burst (repeatable)"
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="show a live count of what was sent")] = True,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Queue, Retry
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ class PeriodicJob:
     func: str
     every_s: int
     timeout_s: int = 300
+    retries: tuple[int, ...] = (10, 30, 90)  # seconds before each retry of a failed run
 
 
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
@@ -36,6 +37,15 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "offline-detection", "connectors.jobs.detect_offline_job", every_s=30, timeout_s=60
     ),
+    # a burst of alarm changes leaves one risk_pending row: one evaluation, within ~5 s
+    PeriodicJob(
+        "risk-pending", "risk.jobs.evaluate_pending", every_s=5, timeout_s=120, retries=(5, 15)
+    ),
+    PeriodicJob("risk-all", "risk.jobs.evaluate_all", every_s=300, timeout_s=600),
+    PeriodicJob("deadlines", "risk.jobs.check_deadlines", every_s=30, timeout_s=120),
+    PeriodicJob("daily-statistics", "risk.jobs.daily_statistics", every_s=600, timeout_s=600),
+    PeriodicJob("prune-events", "risk.jobs.prune_events", every_s=3600, timeout_s=300),
+    PeriodicJob("webhooks", "risk.jobs.deliver_webhooks", every_s=5, timeout_s=120, retries=()),
 )
 
 
@@ -49,7 +59,14 @@ def tick(redis: Redis, now: datetime, jobs: tuple[PeriodicJob, ...] = PERIODIC_J
         claimed = redis.set(f"dusttwin:scheduler:{job_id}", "1", nx=True, ex=job.every_s * 10)
         if not claimed:
             continue
-        queue.enqueue(job.func, job_id=job_id, job_timeout=job.timeout_s, result_ttl=3600)
+        queue.enqueue(
+            job.func,
+            job_id=job_id,
+            job_timeout=job.timeout_s,
+            result_ttl=3600,
+            failure_ttl=7 * 86400,  # failed runs stay visible in GET /api/v1/jobs/failed
+            retry=Retry(max=len(job.retries), interval=list(job.retries)) if job.retries else None,
+        )
         enqueued.append(job_id)
     return enqueued
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -91,3 +92,28 @@ def test_an_outage_buffers_and_the_vent_burst_is_an_event_once() -> None:
 def test_unknown_scenario_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown scenario"):
         GatewayState(GATEWAY, random.Random(8)).start("earthquake", DAY)
+
+
+def test_clogging_climbs_the_pressure_difference_past_ha_with_no_cleaning_drop() -> None:
+    state = GatewayState(GATEWAY, random.Random(9))
+    state.start("clogging", DAY)
+    minutes = range(0, 41)
+    dps = [_values(state, DAY + timedelta(minutes=m))["DC01-DP_IN_OUT-1"] for m in minutes]
+    floats = [dp for dp in dps if isinstance(dp, float)]
+    assert len(floats) == len(dps)
+    assert floats[0] < 800
+    assert floats[-1] > 1500  # beyond HA 1500
+    assert min(b - a for a, b in pairwise(floats)) > -60  # noise only, no cleaning drop
+
+
+def test_smoulder_warms_the_hopper_slower_than_the_rate_rule_but_past_ha() -> None:
+    state = GatewayState(GATEWAY, random.Random(10))
+    state.start("smoulder", DAY)
+    start, ten, hour = (
+        _values(state, DAY + timedelta(minutes=m))["DC01-HOPPER_TEMP-1"] for m in (0, 10, 60)
+    )
+    assert isinstance(start, float)
+    assert isinstance(ten, float)
+    assert isinstance(hour, float)
+    assert 0.5 < (ten - start) / 10 < 5  # °C a minute: a climb, yet under the 5 °C/min rule
+    assert hour > 70  # beyond HA 70

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ import httpx
 
 from connectors.mqtt import BrokerAccount, forget_session
 from dusttwin.settings import Settings
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_for(url: str, timeout_s: float = 180) -> httpx.Response:
@@ -47,7 +41,7 @@ def _children(pid: int) -> list[int]:
 def test_demo_serves_api_and_dash_then_stops_everything(
     fresh_database: Callable[[str], str], settings: Settings
 ) -> None:
-    api_port, dash_port = _free_port(), _free_port()
+    api_port, dash_port = free_port(), free_port()
     env = {
         **os.environ,
         "DUSTTWIN_DATABASE_URL": fresh_database("dusttwin_test_demo"),

@@ -9,7 +9,7 @@ import httpx
 
 from tests.api.demo_data import BAOSHAN, OWN
 from tests.api.test_registry import enterprise_body
-from twins.graph import TwinGraph
+from twins.graph import ALARM_SEVERITY, TwinGraph
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 
@@ -60,7 +60,12 @@ async def test_region_rollup_follows_changes_without_a_rebuild(
     await api.post("/api/v1/enterprises", json=body, headers=admin)
     new_ent = f"dusttwin:enterprise-{body['credit_code']}"
     appeared = await _eventually(lambda: new_ent in graph.descendants(region))
-    point = f"dusttwin:point-{OWN.record.credit_code}-{OWN.points[0].point_code}"
+    # a point with no alarm of its own (simulator tests raise real ones on demo points)
+    point = next(
+        tid
+        for tid in (f"dusttwin:point-{OWN.record.credit_code}-{p.point_code}" for p in OWN.points)
+        if (state := graph.state(tid)) is not None and state.alarm_level is None
+    )
     await api.patch(
         f"/api/2/things/{point}/features",
         headers={**admin, **MERGE},
@@ -69,7 +74,13 @@ async def test_region_rollup_follows_changes_without_a_rebuild(
             "alarm": {"properties": {"state": "active", "level": "HHA"}},
         },
     )
-    alarmed = await _eventually(lambda: graph.rollup(region).worst_alarm == "HHA")
+    # other tests raise real alarms in Baoshan too: look for this one, not the region's worst
+    alarmed = await _eventually(
+        lambda: (
+            getattr(graph.state(point), "alarm_level", None) == "HHA"
+            and graph.rollup(region).open_alarms >= 1
+        )
+    )
     after = graph.rollup(region)
     summary = await api.get("/api/v1/regions/310113", headers=tokens["baoshan"])
     await api.patch(
@@ -86,7 +97,7 @@ async def test_region_rollup_follows_changes_without_a_rebuild(
     assert alarmed
     assert after.counts["enterprise"] == before.counts["enterprise"] + 1
     assert after.points_online == before.points_online + 1
-    assert summary.json()["worst_alarm"] == "HHA"
+    assert ALARM_SEVERITY[summary.json()["worst_alarm"]] >= ALARM_SEVERITY["HHA"]
     assert summary.json()["enterprises"] >= len(BAOSHAN)
     assert gone
 
