@@ -88,6 +88,12 @@ async def current_user(
     _basic: Annotated[HTTPBasicCredentials | None, Depends(basic)],
 ) -> User:
     """The caller, from a bearer token or HTTP Basic credentials (the Ditto clients' way)."""
+    return await _authenticate(request, conn, settings, bearer)
+
+
+async def _authenticate(
+    request: Request, conn: AsyncConnection[Any], settings: Settings, bearer: str | None
+) -> User:
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     user: User | None = None
@@ -114,3 +120,22 @@ async def current_scope(user: UserDep, conn: ConnDep) -> Scope:
 
 
 ScopeDep = Annotated[Scope, Depends(current_scope)]
+
+
+async def streaming_scope(
+    request: Request,
+    settings: SettingsDep,
+    bearer: Annotated[str | None, Depends(oauth2)],
+    _basic: Annotated[HTTPBasicCredentials | None, Depends(basic)],
+) -> Scope:
+    """The caller's jurisdiction, for a long-lived response: the connection is given back at once.
+
+    ``ScopeDep`` holds its pooled connection (and its open transaction) until the response ends;
+    for a stream that lasts hours that transaction would hold back vacuum on the whole database.
+    """
+    async with get_pool(request).connection() as conn:
+        user = await _authenticate(request, conn, settings, bearer)
+        return await scope_of(conn, user)
+
+
+StreamingScopeDep = Annotated[Scope, Depends(streaming_scope)]

@@ -179,6 +179,7 @@ class AlarmProbe:
         self.sent: dict[str, float] = {}  # thing id -> publish time (epoch s)
         self.received: dict[str, float] = {}
         self.stop_event = threading.Event()
+        self.done = threading.Event()
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.api = subprocess.Popen(
@@ -247,6 +248,7 @@ class AlarmProbe:
             client.publish(f"dust/v1/{self.cc}/{self.gateway}/rts", json.dumps(body), qos=1)
         client.loop_stop()
         client.disconnect()
+        self.done.set()
 
     def report(self, dsn: str) -> None:
         """Print publish → SSE and publish → stored latencies."""
@@ -388,6 +390,10 @@ def run(settings: Settings, args: argparse.Namespace, dsn: str) -> None:
         published_s = time.monotonic() - started
         sent_messages = sum(m for m, _ in results)
         sent_points = sum(p for _, p in results)
+        if probe is not None:  # the probes' readings are stored too
+            probe.done.wait(60)
+            sent_messages += len(probe.sent)
+            sent_points += len(probe.sent)
         stored = 0
         with psycopg.connect(dsn, autocommit=True) as conn:
             for _ in range(600):  # wait until everything is stored (or 10 minutes pass)

@@ -30,6 +30,7 @@ from risk.model import default_model
 
 DISTRICTS = ("310113", "310114", "310120", "310115", "310112", "310117", "310118", "310116")
 LEVELS = ("HA", "HA", "HA", "LA", "FAULT", "OVER_RANGE", "HHA", "OFFLINE", "PREDICTED")
+TYPES = {"HA": "HIGH", "HHA": "HIGH", "LA": "LOW"}  # the others' type is their level
 STATES = ("ACTIVE", "HANDLING", "FED_BACK", "CLOSED", "CLOSED")
 
 
@@ -83,6 +84,7 @@ def populate(dsn: str, enterprises: int, now: datetime) -> int:
                     alarms += 1
                     raised = now - timedelta(minutes=rng.randint(1, 7 * 24 * 60))
                     state = rng.choice(STATES)
+                    level = rng.choice(LEVELS)
                     done = state in ("FED_BACK", "CLOSED")
                     copy.write_row(
                         (
@@ -91,8 +93,8 @@ def populate(dsn: str, enterprises: int, now: datetime) -> int:
                             adcode,
                             "DC00",
                             "HOPPER_TEMP",
-                            "HIGH",
-                            rng.choice(LEVELS),
+                            TYPES.get(level, level),
+                            level,
                             rng.random() < 0.5,
                             state,
                             state != "CLOSED" and rng.random() < 0.3,

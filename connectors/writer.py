@@ -37,6 +37,10 @@ class ReadingSink(Protocol):
         """Evaluate a batch."""
         ...
 
+    def committed(self) -> None:
+        """The transaction of the last call committed (what it kept in memory now holds)."""
+        ...
+
 
 @dataclass
 class Incoming:
@@ -94,6 +98,8 @@ async def store_batch(
         await _dead_letters(conn, batch, outcomes)
         if sink is not None and (readings or events):
             await sink(conn, readings, events)
+    if sink is not None and (readings or events):
+        sink.committed()
     return outcomes
 
 

@@ -22,6 +22,7 @@ from risk import lifecycle
 from risk.errors import AlarmNotFoundError
 from risk.events import Event, emit
 from risk.lifecycle import Action, Role
+from twins.regions import scope_prefix
 from twins.scope import Scope
 
 SYSTEM: Final = "system"
@@ -355,6 +356,7 @@ class AlarmFilter:
     """What a list of alarms is narrowed to."""
 
     credit_code: str | None = None
+    system_code: str | None = None  # one dust-removal system of the enterprise
     adcode: str | None = None  # a region: every alarm under it
     states: tuple[str, ...] = ()
     levels: tuple[str, ...] = ()
@@ -387,24 +389,24 @@ def _where(scope: Scope, f: AlarmFilter, now: datetime) -> tuple[str, list[Any]]
     elif scope.role != "admin":
         clauses.append("credit_code = ANY(%s)")
         params.append(sorted(scope.credit_codes))
-    if f.credit_code:
-        clauses.append("credit_code = %s")
-        params.append(f.credit_code)
+    for column, value in (
+        ("credit_code", f.credit_code),
+        ("system_code", f.system_code),
+        ("indicator", f.indicator),
+        ("alarm_type", f.alarm_type),
+    ):
+        if value:
+            clauses.append(f"{column} = %s")
+            params.append(value)
     if f.adcode:
         clauses.append("adcode LIKE %s")
-        params.append(f.adcode.rstrip("0") + "%" if f.adcode != "000000" else "%")
+        params.append(scope_prefix(f.adcode) + "%")
     if f.states:
         clauses.append("state = ANY(%s)")
         params.append(list(f.states))
     if f.levels:
         clauses.append("level = ANY(%s)")
         params.append(list(f.levels))
-    if f.indicator:
-        clauses.append("indicator = %s")
-        params.append(f.indicator)
-    if f.alarm_type:
-        clauses.append("alarm_type = %s")
-        params.append(f.alarm_type)
     if f.open_only:
         clauses.append("state <> 'CLOSED'")
     if f.overdue_only:

@@ -177,6 +177,9 @@ class LimitEvaluator:
         self.settings = settings or EvaluationSettings()
         self.deadlines = deadlines or Deadlines()
         self._failing_points: set[int] = set()
+        # point -> its state as of the last committed batch here (see ``_states``)
+        self._cache: dict[int, _Cached] = {}
+        self._staged: dict[int, _Cached] = {}
 
     @classmethod
     def for_model(cls, catalog: Catalog, model: RiskModel) -> LimitEvaluator:
@@ -206,13 +209,13 @@ class LimitEvaluator:
         if not entries:
             return
         running = await self._running_values(conn, entries, readings)
-        states = await _load_states(conn, sorted(entries))
+        self._staged = {}  # what a rolled-back earlier call staged is forgotten
+        states = await self._states(conn, sorted(entries))
         changes: list[tuple[Subject, Change]] = []
         written: list[tuple[int, dict[str, Any], int]] = []
         for point_id, entry in entries.items():
-            revision, before = states.get(point_id, (0, None))
+            revision, stored, state = states[point_id]
             try:
-                state = PointState.from_json(before) if before is not None else PointState()
                 for item in sorted(by_point[point_id], key=lambda i: i.time):
                     series = running.get(entry.running_point or 0)
                     context = Context(running=_running_at(series, item.time))
@@ -238,7 +241,7 @@ class LimitEvaluator:
                         )
                         state, made = evaluate(entry.rule, state, sample, context, self.settings)
                     changes += [(entry.subject, _change(c)) for c in made]
-                after = state.to_json()
+                material = _material(state.to_json())
             except Exception:
                 # a rule that cannot be evaluated must not stop the readings being stored;
                 # logged once per point until it evaluates again
@@ -247,11 +250,51 @@ class LimitEvaluator:
                     self._failing_points.add(point_id)
                 continue
             self._failing_points.discard(point_id)
-            if after != before:
-                written.append((point_id, after, revision))
+            if material != stored:
+                written.append((point_id, state.to_json(), revision))
+                self._staged[point_id] = _Cached(revision + 1, material, state)
+            else:
+                self._staged[point_id] = _Cached(revision, stored, state)
         await _store_states(conn, written)
         if changes:
             await apply_changes(conn, changes, datetime.now(UTC), self.deadlines)
+
+    def committed(self) -> None:
+        """The last batch committed: its states are now what this process knows."""
+        self._cache.update(self._staged)
+        self._staged = {}
+
+    async def _states(
+        self, conn: AsyncConnection[Any], point_ids: list[int]
+    ) -> dict[int, tuple[int, dict[str, Any] | None, PointState]]:
+        """Each point's (stored revision, stored material part, state to evaluate on).
+
+        Only revisions are read for points this process evaluated last (their state is in
+        memory, with what was not worth writing); a point another connector wrote since, or one
+        not seen before, is read whole.
+        """
+        cur = await conn.execute(
+            "SELECT point_id, revision FROM limit_states WHERE point_id = ANY(%s)", (point_ids,)
+        )
+        revisions = {int(p): int(r) for p, r in await cur.fetchall()}
+        out: dict[int, tuple[int, dict[str, Any] | None, PointState]] = {}
+        stale: list[int] = []
+        for p in point_ids:
+            cached = self._cache.get(p)
+            if p not in revisions:
+                out[p] = (0, None, PointState())
+            elif cached is not None and cached.revision == revisions[p]:
+                out[p] = (cached.revision, cached.material, cached.state)
+            else:
+                stale.append(p)
+        if stale:
+            cur = await conn.execute(
+                "SELECT point_id, revision, state FROM limit_states WHERE point_id = ANY(%s)",
+                (stale,),
+            )
+            for p, revision, state in await cur.fetchall():
+                out[int(p)] = (int(revision), _material(state), PointState.from_json(state))
+        return out
 
     async def _running_values(
         self,
@@ -306,13 +349,26 @@ def _change(c: AlarmChange) -> Change:
     )
 
 
-async def _load_states(
-    conn: AsyncConnection[Any], point_ids: list[int]
-) -> dict[int, tuple[int, dict[str, Any]]]:
-    cur = await conn.execute(
-        "SELECT point_id, revision, state FROM limit_states WHERE point_id = ANY(%s)", (point_ids,)
-    )
-    return {int(p): (int(rev), state) for p, rev, state in await cur.fetchall()}
+@dataclass(frozen=True)
+class _Cached:
+    revision: int  # of the stored row this state builds on
+    material: dict[str, Any] | None  # the stored part that matters (see ``_material``)
+    state: PointState
+
+
+def _material(state: dict[str, Any]) -> dict[str, Any]:
+    """What of a stored state must be written when it changes: timers, alarms, rate, trend.
+
+    Left out: the newest sample's time, the out-of-order count and the minute bucket still
+    filling. A restart loses at most those — never a persistence timer, a deadband clock, an
+    open condition or a closed trend bucket — and the row is written a few times a minute
+    rather than at every batch.
+    """
+    trend = state.get("trend") or {}
+    return {
+        **{k: v for k, v in state.items() if k not in ("last_time", "out_of_order", "trend")},
+        "trend": trend.get("buckets", []),
+    }
 
 
 async def _store_states(

@@ -61,6 +61,7 @@ async def alarms(
     conn: ConnDep,
     scope: ScopeDep,
     credit_code: str | None = None,
+    system_code: str | None = None,
     adcode: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     state: Annotated[list[str] | None, Query(description="ACTIVE, HANDLING, FED_BACK, ...")] = None,
     level: Annotated[
@@ -78,6 +79,7 @@ async def alarms(
     """List and filter (enterprise, region, state, level, indicator, time), newest first."""
     f = AlarmFilter(
         credit_code=credit_code,
+        system_code=system_code,
         adcode=adcode,
         states=tuple(state or ()),
         levels=tuple(level or ()),

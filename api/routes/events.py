@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import ScopeDep, get_pool
+from api.deps import StreamingScopeDep, get_pool
 from risk.events import Bell, Event, after, first_id_since, newest_id
 from twins.scope import Scope
 
@@ -37,7 +37,7 @@ def get_bell(request: Request) -> Bell:
 )
 async def events(
     request: Request,
-    scope: ScopeDep,
+    scope: StreamingScopeDep,
     last_event_id: Annotated[str | None, Header()] = None,
     replay_s: Annotated[
         int, Query(ge=0, le=3600, description="without Last-Event-ID: replay this many seconds")

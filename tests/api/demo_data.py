@@ -7,6 +7,7 @@ from dusttwin.demo import demo_plant
 PLANT = demo_plant()
 BAOSHAN = [e for e in PLANT if e.record.adcode == "310113"]
 JIADING = [e for e in PLANT if e.record.adcode == "310114"]
+FENGXIAN = [e for e in PLANT if e.record.adcode == "310120"]
 # qiye-310113 is the first Baoshan enterprise; the integrator was granted the first ten of them.
 OWN = BAOSHAN[0]
 GRANTED = BAOSHAN[1]

@@ -39,7 +39,9 @@ async def _open_alarms(
     api: httpx.AsyncClient, headers: dict[str, str], **params: Any
 ) -> list[dict[str, Any]]:
     reply = await api.get(
-        "/api/v1/alarms", params={"credit_code": CC, "open": True, **params}, headers=headers
+        "/api/v1/alarms",
+        params={"credit_code": CC, "system_code": SYSTEM, "open": True, **params},
+        headers=headers,
     )
     assert reply.status_code == 200, reply.text
     items: list[dict[str, Any]] = reply.json()["items"]

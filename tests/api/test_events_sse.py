@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from tests.connectors.support import CC, gateway_with_points
@@ -100,3 +101,22 @@ async def test_events_need_a_login(api_server: str) -> None:
     async with httpx.AsyncClient(base_url=api_server, timeout=10) as client:
         reply = await client.get("/api/v1/events")
     assert reply.status_code == 401
+
+
+async def test_a_listening_client_holds_no_transaction_open(
+    api_server: str, tokens: dict[str, dict[str, str]], seeded: dict[str, str]
+) -> None:
+    """A stream lasts hours: an open transaction under it would stop vacuum database-wide."""
+    dsn = seeded["DUSTTWIN_DATABASE_URL"]
+    async with (
+        httpx.AsyncClient(base_url=api_server, timeout=30) as client,
+        client.stream("GET", "/api/v1/events", headers=tokens["baoshan"]),
+    ):
+        await asyncio.sleep(3)
+        async with await psycopg.AsyncConnection.connect(dsn) as conn:
+            cur = await conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND state LIKE 'idle in transaction%' AND now() - xact_start > '2 s'"
+            )
+            row = await cur.fetchone()
+    assert row == (0,)

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 import pytest_asyncio
 
 from connectors.protocol import DeviceEvent, Reading
@@ -140,3 +141,30 @@ async def test_two_connectors_raising_one_alarm_at_the_same_moment_make_one_alar
         "SELECT peak_value FROM alarms WHERE point_id = %s AND alarm_type = 'HIGH'", (temp,)
     )
     assert await cur.fetchone() == (96.0,)
+
+
+async def test_a_batch_rolled_back_is_evaluated_again_in_full_when_retried(
+    conn: psycopg.AsyncConnection[Any], api: httpx.AsyncClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    await gateway_with_points(api, tokens["admin"], "GW99", "DC99", ("HOPPER_TEMP",))
+    cur = await conn.execute(
+        "SELECT id FROM things WHERE thing_id = %s", (f"dusttwin:point-{CC}-DC99-HOPPER_TEMP-1",)
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    temp = int(row[0])
+    evaluator = LimitEvaluator(load_catalog())
+    hot = [Reading(datetime.now(UTC) - timedelta(seconds=5), temp, 95.0, 0, False)]
+
+    async def broken_batch() -> None:
+        async with conn.transaction():
+            await evaluator(conn, hot, [])
+            raise RuntimeError("the database connection broke before the commit")
+
+    with pytest.raises(RuntimeError):
+        await broken_batch()
+    # the pipeline writes the same batch again: the evaluator must not think it saw it already
+    async with conn.transaction():
+        await evaluator(conn, hot, [])
+    evaluator.committed()
+    assert await _alarms(conn, temp, "HIGH") == [("HHA", "ACTIVE", 1, True)]
