@@ -16,9 +16,13 @@ from api.routes import (
     alarms,
     auth,
     catalog,
+    changes,
+    cleaning,
     ditto,
     enterprises,
     events,
+    filings,
+    hazards,
     health,
     imports,
     ingest,
@@ -27,6 +31,7 @@ from api.routes import (
     readings,
     regions,
     risk,
+    video,
     warnings,
     webhooks,
 )
@@ -118,6 +123,11 @@ def create_app(settings: Settings) -> FastAPI:
         events,
         jobs,
         webhooks,
+        cleaning,
+        filings,
+        hazards,
+        changes,
+        video,
         ditto,
     ):
         app.include_router(room.router)

@@ -13,7 +13,19 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.broker_admin import BrokerAdminError
+from connectors.video import (
+    VideoLinkNotFoundError,
+    VideoRangeError,
+    VideoTokenError,
+    VideoUpstreamError,
+)
 from device_catalog import DeviceCatalogError
+from risk.cleaning import (
+    CheckInInvalidError,
+    CheckInRefusedError,
+    CleaningNotFoundError,
+    CleaningPlanInvalidError,
+)
 from risk.errors import (
     ActionNotPermittedError,
     AlarmNotFoundError,
@@ -21,6 +33,21 @@ from risk.errors import (
     RiskError,
     WarningNotFoundError,
 )
+from risk.filings import (
+    FilingNotFoundError,
+    FilingNotPermittedError,
+    FilingOverlapError,
+    FilingStateError,
+    InvalidFilingError,
+)
+from risk.hazards import (
+    HazardExistsError,
+    HazardNotFoundError,
+    HazardNotPermittedError,
+    HazardStateError,
+    InvalidHazardError,
+)
+from risk.video_alarms import SnapshotNotFoundError, SnapshotRefusedError, UnknownCameraError
 from risk.webhooks import WebhookNotFoundError
 from twins.ditto import PartNotFoundError
 from twins.errors import (
@@ -29,6 +56,12 @@ from twins.errors import (
     ThingExistsError,
     ThingNotFoundError,
     TwinsError,
+)
+from twins.photos import (
+    NotAnImageError,
+    PhotoNotFoundError,
+    PhotoStoreError,
+    PhotoTooLargeError,
 )
 from twins.rql import RqlSyntaxError
 from twins.search_sql import InvalidCursorError
@@ -53,7 +86,32 @@ _MAP: list[tuple[type[Exception], int, str, str]] = [
     (WebhookNotFoundError, 404, "webhooks:webhook.notfound", "Not found / 未找到"),
     (LifecycleError, 409, "alarms:lifecycle.conflict", "Not in this state / 当前状态不允许"),
     (ActionNotPermittedError, 403, "alarms:action.forbidden", "Not allowed / 无权操作"),
+    (InvalidFilingError, 400, "filings:filing.invalid", "Invalid filing / 报备无效"),
+    (FilingOverlapError, 409, "filings:filing.overlap", "Overlapping filing / 报备时间重叠"),
+    (FilingNotFoundError, 404, "filings:filing.notfound", "Not found / 未找到"),
+    (FilingStateError, 409, "filings:state.conflict", "Not in this state / 当前状态不允许"),
+    (FilingNotPermittedError, 403, "filings:action.forbidden", "Not allowed / 无权操作"),
+    (InvalidHazardError, 400, "hazards:hazard.invalid", "Invalid hidden danger / 隐患数据无效"),
+    (HazardExistsError, 409, "hazards:hazard.conflict", "Already recorded / 隐患已登记"),
+    (HazardNotFoundError, 404, "hazards:hazard.notfound", "Not found / 未找到"),
+    (HazardStateError, 409, "hazards:state.conflict", "Not in this state / 当前状态不允许"),
+    (HazardNotPermittedError, 403, "hazards:action.forbidden", "Not allowed / 无权操作"),
+    (VideoTokenError, 403, "video:link.forbidden", "Video link not valid / 视频链接无效"),
+    (VideoLinkNotFoundError, 404, "video:link.notfound", "Not found / 未找到"),
+    (VideoRangeError, 400, "video:range.invalid", "Invalid time range / 时间范围无效"),
+    (VideoUpstreamError, 502, "video:upstream.failed", "Video service failed / 视频服务无应答"),
+    (SnapshotNotFoundError, 404, "video:snapshot.notfound", "Not found / 未找到"),
+    (SnapshotRefusedError, 400, "video:snapshot.invalid", "Invalid snapshot / 抓图无效"),
+    (UnknownCameraError, 404, "video:camera.notfound", "Camera not registered / 摄像机未登记"),
     (BrokerAdminError, 503, "gateway:service.unavailable", "Broker unavailable / 消息服务不可用"),
+    (CleaningNotFoundError, 404, "cleaning:notfound", "Not found / 未找到"),
+    (CleaningPlanInvalidError, 422, "cleaning:plan.invalid", "Invalid plan / 清扫计划无效"),
+    (CheckInRefusedError, 409, "cleaning:checkin.refused", "Check-in refused / 不能打卡"),
+    (CheckInInvalidError, 422, "cleaning:checkin.invalid", "Invalid check-in / 打卡信息不全"),
+    (NotAnImageError, 422, "photos:photo.invalid", "Not a JPEG or PNG image / 不是有效图片"),
+    (PhotoTooLargeError, 413, "photos:photo.toolarge", "Photo too large / 照片过大"),
+    (PhotoNotFoundError, 404, "photos:photo.notfound", "Not found / 未找到"),
+    (PhotoStoreError, 503, "photos:store.unavailable", "Photo store unavailable / 照片存储不可用"),
 ]
 
 

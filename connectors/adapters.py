@@ -159,12 +159,26 @@ class AdapterConfig:
 
 
 @dataclass(frozen=True)
+class VideoAlarmIn:
+    """A video AI alarm of a ``videosData`` envelope, for the camera's alarm (with snapshot)."""
+
+    index: int  # in the gateway's list
+    camera: str  # the camera's GB/T 28181 id
+    alarm_type: str
+    at: datetime | None
+    content: str | None
+    snapshot: bytes | None  # the decoded JPEG, when the entry carried one
+    problem: str | None = None  # why the entry cannot become an alarm
+
+
+@dataclass(frozen=True)
 class Mapped:
     """An opened envelope: a protocol v1 body for one registered gateway."""
 
     gateway: AdapterGateway
     kind: MessageKind
     payload: bytes
+    videos: tuple[VideoAlarmIn, ...] = ()
 
 
 # --- configuration -------------------------------------------------------------------------------
@@ -282,7 +296,9 @@ def open_hebei(config: AdapterConfig, kind: AdapterKind, body: bytes) -> Mapped:
             f"data does not hold Base64 text once hex-decoded ({err})", gateway=gateway, raw=body
         ) from err
     plaintext = _decrypt(gateway, ciphertext, body)
-    return Mapped(gateway, KINDS[kind], map_body(kind, plaintext, gateway))
+    return Mapped(
+        gateway, KINDS[kind], map_body(kind, plaintext, gateway), video_alarms(kind, plaintext)
+    )
 
 
 def open_mem(
@@ -299,7 +315,9 @@ def open_mem(
     if appsecret is None or not hmac.compare_digest(appsecret.encode(), expected):
         raise AdapterRefusedError("wrong or missing appsecret header", status=401)
     plaintext = _decrypt(gateway, _unhex(envelope["data"], gateway, body), body)
-    return Mapped(gateway, KINDS[kind], map_body(kind, plaintext, gateway))
+    return Mapped(
+        gateway, KINDS[kind], map_body(kind, plaintext, gateway), video_alarms(kind, plaintext)
+    )
 
 
 def _envelope(body: bytes, names: tuple[str, str]) -> dict[str, str]:
@@ -466,6 +484,50 @@ def _video_entry(entry: Any, gateway: AdapterGateway) -> Any:
     if fields["ts"] is not None:
         out["ts"] = _time(fields["ts"])
     return out
+
+
+def video_alarms(kind: AdapterKind, plaintext: bytes) -> tuple[VideoAlarmIn, ...]:
+    """The video AI alarms of a decrypted ``videosData`` body (nothing for other kinds).
+
+    Called after ``map_body`` accepted the body, so it is a JSON object with its list.
+    """
+    if kind != "videosData":
+        return ()
+    body = json.loads(plaintext.decode("utf-8"))
+    entries: list[Any] = next((body[n] for n in LIST_NAMES if n in body), [])
+    out: list[VideoAlarmIn] = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue  # refused by the protocol check with its index
+        fields = {name: _first(entry, sources) for name, sources in VIDEO_NAMES.items()}
+        when = _time(fields["ts"]) if fields["ts"] is not None else None
+        at = (
+            datetime.fromisoformat(when)
+            if isinstance(when, str)
+            else datetime.fromtimestamp(when / 1000, UTC)
+            if isinstance(when, int)
+            else None
+        )
+        snapshot, problem = None, None
+        if isinstance(fields["picture"], str) and fields["picture"]:
+            try:
+                snapshot = base64.b64decode(fields["picture"], validate=True)
+            except binascii.Error:
+                problem = "picture is not Base64"
+        if at is None and fields["ts"] is not None:
+            problem = f"alarmTime {fields['ts']!r} is not a time"
+        out.append(
+            VideoAlarmIn(
+                i,
+                str(fields["camera"] or ""),
+                str(fields["alarm_type"] or "ALARM"),
+                at,
+                None if fields["content"] is None else str(fields["content"]),
+                snapshot,
+                problem,
+            )
+        )
+    return tuple(out)
 
 
 def _same(value: Any) -> Any:

@@ -46,6 +46,20 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("daily-statistics", "risk.jobs.daily_statistics", every_s=600, timeout_s=600),
     PeriodicJob("prune-events", "risk.jobs.prune_events", every_s=3600, timeout_s=300),
     PeriodicJob("webhooks", "risk.jobs.deliver_webhooks", every_s=5, timeout_s=120, retries=()),
+    PeriodicJob(
+        "cleaning-tasks", "risk.cleaning_jobs.generate_cleaning_tasks", every_s=300, timeout_s=120
+    ),
+    PeriodicJob(
+        "cleaning-overdue", "risk.cleaning_jobs.mark_cleaning_overdue", every_s=60, timeout_s=120
+    ),
+    # the next run probes again: no retries
+    PeriodicJob(
+        "camera-probes",
+        "connectors.video_jobs.probe_cameras_job",
+        every_s=60,
+        timeout_s=300,
+        retries=(),
+    ),
 )
 
 

@@ -78,6 +78,22 @@ class Settings(BaseSettings):
             "model in force stays (docs/risk-model.md). 风险研判模型文件."
         ),
     )
+    # Photos (cleaning check-ins, later alarm feedback): docs/workflows.md. 照片存储.
+    photo_store: Literal["local", "s3"] = Field(
+        default="local",
+        description=(
+            "Where photos are kept: local ({data_dir}/photos) or s3 (an S3-compatible server, "
+            "path-style: MinIO, SeaweedFS). 照片存储方式."
+        ),
+    )
+    photo_max_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="[DEFAULT] 5 MB per photo. 单张照片上限."
+    )
+    s3_endpoint: str = Field(default="http://127.0.0.1:9000", pattern=r"^https?://[^/\s]+/?$")
+    s3_bucket: str = Field(default="dusttwin-photos", pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$")
+    s3_access_key: SecretStr = SecretStr("")
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_region: str = "us-east-1"
 
     @property
     def api_url(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 from risk import lifecycle
 from risk.errors import AlarmNotFoundError
 from risk.events import Event, emit
+from risk.filings import active_windows, suppressed
 from risk.lifecycle import Action, Role
 from twins.regions import scope_prefix
 from twins.scope import Scope
@@ -89,10 +90,14 @@ ON CONFLICT (thing_id, alarm_type) WHERE state <> 'CLOSED' DO UPDATE SET
     limit_value = CASE WHEN %(rank)s > %(old_rank_sql)s THEN EXCLUDED.limit_value
                        ELSE alarms.limit_value END,
     predicted_at = coalesce(EXCLUDED.predicted_at, alarms.predicted_at),
+    -- raised in a maintenance window and still present after it: no longer suppressed
+    suppressed = alarms.suppressed AND EXCLUDED.suppressed,
     detail = alarms.detail || jsonb_build_object('previous_level', alarms.level,
-                                                 'was_active', alarms.condition_active)
+                                                 'was_active', alarms.condition_active,
+                                                 'was_suppressed', alarms.suppressed)
 RETURNING id, (xmax = 0) AS inserted, level, state, detail ->> 'previous_level' AS previous_level,
-          (detail ->> 'was_active')::boolean AS was_active
+          (detail ->> 'was_active')::boolean AS was_active,
+          (detail ->> 'was_suppressed')::boolean AS was_suppressed
 """
 
 
@@ -146,6 +151,33 @@ def collapse(changes: Sequence[tuple[Subject, Change]]) -> list[tuple[Subject, C
     return out
 
 
+async def _during_maintenance(
+    conn: AsyncConnection[Any], changes: Sequence[tuple[Subject, Change]]
+) -> Sequence[tuple[Subject, Change]]:
+    raising = [(s, c) for s, c in changes if c.action != "clear"]
+    if not raising:
+        return changes
+    times = [c.time for _, c in raising]
+    windows = await active_windows(
+        conn, {s.credit_code for s, _ in raising}, min(times), max(times)
+    )
+    if not windows:
+        return changes
+    return [
+        (s, c)
+        if c.action == "clear"
+        else (
+            s,
+            replace(
+                c,
+                suppressed=c.suppressed
+                or suppressed(s.system_code, c.time, windows.get(s.credit_code, []), level=c.level),
+            ),
+        )
+        for s, c in changes
+    ]
+
+
 def _extreme(a: float | None, b: float | None, *, low: bool) -> float | None:
     if a is None or b is None:
         return a if b is None else b
@@ -158,7 +190,12 @@ async def apply_changes(
     now: datetime,
     deadlines: Deadlines,
 ) -> list[Event]:
-    """Store alarm changes in the caller's transaction; returns the events they made (emitted)."""
+    """Store alarm changes in the caller's transaction; returns the events they made (emitted).
+
+    A change inside an approved maintenance filing (检修报备) of its system or plant is stored
+    marked ``suppressed``: recorded, not announced (explosion-device alarms never are).
+    """
+    changes = await _during_maintenance(conn, changes)
     events: list[Event] = []
     touched: dict[str, Subject] = {}
     for subject, change in collapse(changes):
@@ -204,13 +241,17 @@ async def _upsert(
     cur = await conn.execute(_UPSERT_SQL, params)
     row = await cur.fetchone()
     assert row is not None
-    alarm_id, inserted, level, state, previous_level, was_active = row
+    alarm_id, inserted, level, state, previous_level, was_active, was_suppressed = row
     body = _event_body(alarm_id, subject, change, level, state)
     if inserted:
         await _history(conn, alarm_id, "raised", SYSTEM, None, "ACTIVE", _change_detail(change))
         quiet = change.backfilled or change.suppressed  # stored, not pushed as new
         return [] if quiet else [_event("alarm.raised", subject, body)]
     events: list[Event] = []
+    if was_suppressed and not change.suppressed:
+        # raised during maintenance and still present after the window: announce it now
+        await _history(conn, alarm_id, "unsuppressed", SYSTEM, state, state, _change_detail(change))
+        events.append(_event("alarm.raised", subject, {**body, "after_maintenance": True}))
     if change.action == "raise" and not was_active:
         await _history(conn, alarm_id, "reactivated", SYSTEM, state, state, _change_detail(change))
         events.append(_event("alarm.raised", subject, {**body, "repeat": True}))

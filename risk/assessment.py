@@ -20,12 +20,15 @@ from typing import Any, Final
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from risk.cleaning import CleaningFacts, management_facts
 from risk.errors import RiskError
 from risk.events import Event, emit
+from risk.hazards import open_hazards
 from risk.model import (
     AlarmFact,
     EnterpriseInputs,
     Evaluation,
+    HazardFact,
     RiskInputError,
     RiskModel,
     SystemFacts,
@@ -129,6 +132,9 @@ async def load_facts(
         for a in await cur.fetchall():
             alarms[a["credit_code"]].append(_alarm_fact(a))
         offline = await _offline_share(cur, now, only, params)
+    hazards = await open_hazards(conn, credit_codes)
+    cleaning = await management_facts(conn, credit_codes, now)
+    async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             "SELECT w.*, coalesce((SELECT jsonb_agg(h.detail ORDER BY h.at) FROM warning_history h"
             "  WHERE h.warning_id = w.id AND h.action = 'escalated'), '[]') AS escalations"
@@ -139,7 +145,9 @@ async def load_facts(
     facts: dict[str, Facts] = {}
     for e in enterprises:
         try:
-            facts[e["credit_code"]] = _facts(model, e, systems, alarms, offline)
+            facts[e["credit_code"]] = _facts(
+                model, e, systems, alarms, offline, hazards, cleaning.get(e["credit_code"])
+            )
         except RiskInputError as err:
             # one enterprise's bad record must not stop the others being judged
             log.error("risk: enterprise %s cannot be evaluated: %s", e["credit_code"], err)
@@ -158,6 +166,8 @@ def _facts(
     systems: dict[str, list[SystemFacts]],
     alarms: dict[str, list[AlarmFact]],
     offline: dict[str, float],
+    hazards: dict[str, list[HazardFact]],
+    cleaning: CleaningFacts | None,
 ) -> Facts:
     """One enterprise's facts from its rows (RiskInputError when they cannot be scored)."""
     cc = e["credit_code"]
@@ -175,10 +185,9 @@ def _facts(
         missing_explosion_measures=summary.missing_explosion_measures,
         alarms=tuple(alarms.get(cc, ())),
         offline_share_24h=offline.get(cc, 0.0),
-        # cleaning tasks and major hidden dangers arrive with the workflows issue (issue 6)
-        cleaning_completion=None,
-        overdue_cleanings=(),
-        open_major_hazards=(),
+        cleaning_completion=None if cleaning is None else cleaning.completion,
+        overdue_cleanings=() if cleaning is None else cleaning.overdue,
+        open_major_hazards=tuple(hazards.get(cc, ())),
     )
     was_offline = e["online"] is False and e["changed_at"] is not None
     return Facts(
@@ -249,8 +258,12 @@ async def _offline_share(
             WHERE c.at <= %(now)s
         )
         SELECT ent.credit_code,
-               coalesce(sum(extract(epoch FROM least(coalesce(ev.next_at, %(now)s), %(now)s)
-                                              - greatest(ev.at, %(now)s - interval '24 hours')))
+               -- time inside an approved plant-wide maintenance filing does not count
+               coalesce(sum(dt_range_seconds(
+                   tstzmultirange(tstzrange(greatest(ev.at, %(now)s - interval '24 hours'),
+                                            least(coalesce(ev.next_at, %(now)s), %(now)s)))
+                   - dt_filed_ranges(ent.credit_code, NULL, %(now)s - interval '24 hours',
+                                     %(now)s)))
                         FILTER (WHERE NOT ev.online
                                 AND coalesce(ev.next_at, %(now)s) > %(now)s - interval '24 hours'),
                         0) / 86400.0 AS share

@@ -38,11 +38,14 @@ async def compute_day(conn: AsyncConnection[Any], day: date, now: datetime) -> i
             FROM connectivity_events c JOIN ent USING (thing_id)
             WHERE c.at < %(end)s
         ), online AS (
-            SELECT thing_id,
-                   sum(extract(epoch FROM least(coalesce(next_at, %(end)s), %(end)s)
-                                          - greatest(at, %(start)s))) AS seconds
-            FROM ev WHERE online AND coalesce(next_at, %(end)s) > %(start)s
-            GROUP BY thing_id
+            -- time inside an approved plant-wide maintenance filing counts neither way
+            SELECT ev.thing_id, sum(dt_range_seconds(
+                       tstzmultirange(tstzrange(greatest(ev.at, %(start)s),
+                                                least(coalesce(ev.next_at, %(end)s), %(end)s)))
+                       - dt_filed_ranges(ent.credit_code, NULL, %(start)s, %(end)s))) AS seconds
+            FROM ev JOIN ent USING (thing_id)
+            WHERE ev.online AND coalesce(ev.next_at, %(end)s) > %(start)s
+            GROUP BY ev.thing_id
         ), points AS (
             SELECT p.credit_code, count(*) AS n,
                    sum(extract(epoch FROM %(end)s - %(start)s)
@@ -69,7 +72,9 @@ async def compute_day(conn: AsyncConnection[Any], day: date, now: datetime) -> i
         INSERT INTO daily_stats (day, scope_kind, scope_key, adcode, online_rate, completeness,
                                  alarms, alarms_by_level, enterprises, computed_at)
         SELECT %(day)s, 'enterprise', e.credit_code, e.adcode,
-               coalesce(o.seconds, 0) / extract(epoch FROM %(end)s - %(start)s),
+               coalesce(o.seconds, 0) / nullif(extract(epoch FROM %(end)s - %(start)s)
+                   - dt_range_seconds(dt_filed_ranges(e.credit_code, NULL, %(start)s, %(end)s)),
+                   0),
                CASE WHEN p.expected > 0 THEN least(1.0, coalesce(r.n, 0) / p.expected) END,
                coalesce(a.n, 0), coalesce(a.by_level, '{}'), 1, now()
         FROM ent e

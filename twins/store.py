@@ -203,6 +203,8 @@ class PostgresTwinStore:
         """
         key = parse_thing_id(thing_id)
         async with self.pool.connection() as conn, conn.transaction():
+            # the audit trigger on things (thing_changes) records who made the change
+            await conn.execute("SELECT set_config('dusttwin.actor', %s, true)", (scope.username,))
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
                 sql.SQL("SELECT {}, deleted_at FROM things WHERE thing_id = %s FOR UPDATE").format(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
@@ -30,6 +31,7 @@ from connectors.adapters import (
 )
 from connectors.pipeline import IngestPipeline
 from dusttwin.settings import Settings
+from risk.video_alarms import SnapshotRefusedError, UnknownCameraError, record_video_alarm
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +80,39 @@ async def _ingest(
     outcome = await deliver(pipeline, opened)
     if outcome.refused:
         return _reply(400, outcome.refused)
-    data = {"accepted": outcome.accepted, "rejected": [r.as_json() for r in outcome.rejected]}
+    rejected = [r.as_json() for r in outcome.rejected]
+    if opened.videos:
+        rejected += await _video_alarms(pipeline, opened)
+    data = {"accepted": outcome.accepted, "rejected": rejected}
     return _reply(200, "成功 / ok", data)
+
+
+async def _video_alarms(pipeline: IngestPipeline, opened: Mapped) -> list[dict[str, Any]]:
+    """Each video AI alarm becomes an alarm of its camera, with its snapshot (视频AI报警)."""
+    problems: list[dict[str, Any]] = []
+    now = datetime.now(UTC)
+    async with pipeline.pool.connection() as conn:
+        for video in opened.videos:
+            reason = video.problem
+            if reason is None:
+                try:
+                    await record_video_alarm(
+                        conn,
+                        f"dusttwin:camera-{video.camera}",
+                        video.alarm_type,
+                        video.at or now,
+                        video.snapshot,
+                        now,
+                        credit_code=opened.gateway.credit_code,
+                        content=video.content,
+                    )
+                except (SnapshotRefusedError, UnknownCameraError) as err:
+                    reason = str(err)
+            if reason is not None:
+                problems.append(
+                    {"index": video.index, "code": video.camera, "reason": f"video alarm: {reason}"}
+                )
+    return problems
 
 
 @router.post(

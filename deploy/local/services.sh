@@ -678,6 +678,16 @@ lock() {
   flock -n 9 || die "another services.sh up/down is running (lock $STATE_DIR/services.lock)"
 }
 
+# ffmpeg: the video tests serve a real HLS test pattern on loopback (camera probing, playback).
+tools_up() {
+  have ffmpeg && return 0
+  if [[ $(id -u) == 0 ]]; then
+    apt_install ffmpeg || die "could not install ffmpeg"
+  else
+    need_root "install ffmpeg:      sudo apt-get install -y --no-install-recommends ffmpeg"
+  fi
+}
+
 cmd_up() {
   lock
   ensure_state
@@ -687,6 +697,7 @@ cmd_up() {
   pg_up
   redis_up
   mosq_up
+  tools_up
   if ((${#NEED_ROOT[@]})); then
     printf '[services] ERROR: not root; these need an administrator:\n' >&2
     printf '[services]   %s\n' "${NEED_ROOT[@]}" >&2

@@ -6,6 +6,8 @@ gateway, one as a MEM/Tianjin app. Their posts are encrypted the way those gatew
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +17,7 @@ import httpx
 import psycopg
 import pytest
 import pytest_asyncio
+from PIL import Image
 
 from api.app import create_app
 from connectors.adapters import CHINA, AdapterConfigError
@@ -242,6 +245,13 @@ async def test_unknown_senders_are_refused_and_store_nothing(
     assert 77.0 not in tianjin
 
 
+def _jpeg() -> str:
+    """A real small JPEG snapshot, Base64 encoded as the gateways send it."""
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(picture, "JPEG")
+    return base64.b64encode(picture.getvalue()).decode()
+
+
 async def test_events_and_video_alarms_land_as_device_events(
     provincial: httpx.AsyncClient, seeded: dict[str, str]
 ) -> None:
@@ -264,8 +274,14 @@ async def test_events_and_video_alarms_land_as_device_events(
                 "alarmType": "SMOKE",
                 "alarmTime": _wall(now),
                 "content": "1#除尘器区域烟雾",
+                "picture": _jpeg(),
+            },
+            {  # Base64 that is no JPEG: the reading is kept, the alarm's snapshot refused
+                "cameraCode": CAMERA,
+                "alarmType": "FIRE",
+                "alarmTime": _wall(now + timedelta(seconds=1)),
                 "picture": "/9j/" + "A" * 40_000,
-            }
+            },
         ]
     }
     event_reply = await provincial.post(
@@ -282,13 +298,22 @@ async def test_events_and_video_alarms_land_as_device_events(
             (HB_CC, now),
         ).fetchall()
     assert event_reply.json()["data"] == {"accepted": 1, "rejected": []}
-    assert video_reply.json()["data"] == {"accepted": 1, "rejected": []}
+    video_data = video_reply.json()["data"]
+    assert video_data["accepted"] == 2
+    assert [(r["index"], r["code"]) for r in video_data["rejected"]] == [(1, CAMERA)]
+    assert "video alarm" in video_data["rejected"][0]["reason"]
+    with psycopg.connect(seeded["DUSTTWIN_DATABASE_URL"]) as conn:
+        alarms = conn.execute(
+            "SELECT alarm_type, level, detail ? 'snapshot_id' FROM alarms WHERE thing_id = %s",
+            (f"dusttwin:camera-{CAMERA}",),
+        ).fetchall()
+    assert alarms == [("VIDEO", "HA", True)]
     assert [(code, kind, value) for code, kind, value, _ in rows] == [
         ("DC01-SMOKE-9", "ACTIVE", None),
         ("DC02-SPARK_DET-1", "ACTIVE", 3.0),
     ]
     assert rows[0][3].startswith(f"VIDEO_AI SMOKE; camera {CAMERA}; 1#除尘器区域烟雾; snapshot ~")
-    assert len(rows[0][3]) < 300  # the snapshot itself is not kept yet (issue 6)
+    assert len(rows[0][3]) < 300  # the event holds a digest; the snapshot is the alarm's
     assert rows[1][3] == "2#除尘器入口火花探测 3 次"
 
 
