@@ -23,7 +23,7 @@ from risk.errors import AlarmNotFoundError
 from risk.events import Event, emit
 from risk.filings import active_windows, suppressed
 from risk.lifecycle import Action, Role
-from twins.regions import scope_prefix
+from risk.queryfilters import scoped_where
 from twins.scope import Scope
 
 SYSTEM: Final = "system"
@@ -422,32 +422,17 @@ def with_overdue(row: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def _where(scope: Scope, f: AlarmFilter, now: datetime) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if scope.role == "regulator":
-        clauses.append("adcode LIKE %s")
-        params.append((scope.adcode_prefix or "") + "%")
-    elif scope.role != "admin":
-        clauses.append("credit_code = ANY(%s)")
-        params.append(sorted(scope.credit_codes))
-    for column, value in (
-        ("credit_code", f.credit_code),
-        ("system_code", f.system_code),
-        ("indicator", f.indicator),
-        ("alarm_type", f.alarm_type),
-    ):
-        if value:
-            clauses.append(f"{column} = %s")
-            params.append(value)
-    if f.adcode:
-        clauses.append("adcode LIKE %s")
-        params.append(scope_prefix(f.adcode) + "%")
-    if f.states:
-        clauses.append("state = ANY(%s)")
-        params.append(list(f.states))
-    if f.levels:
-        clauses.append("level = ANY(%s)")
-        params.append(list(f.levels))
+    clauses, params = scoped_where(
+        scope,
+        equals=(
+            ("credit_code", f.credit_code),
+            ("system_code", f.system_code),
+            ("indicator", f.indicator),
+            ("alarm_type", f.alarm_type),
+        ),
+        adcode=f.adcode,
+        any_of=(("state", f.states), ("level", f.levels)),
+    )
     if f.open_only:
         clauses.append("state <> 'CLOSED'")
     if f.overdue_only:

@@ -32,8 +32,8 @@ from psycopg import AsyncConnection, errors
 from psycopg.rows import dict_row
 
 from risk.errors import RiskError
+from risk.queryfilters import scoped_where
 from twins.errors import ThingNotFoundError
-from twins.regions import scope_prefix
 from twins.registry import thing_id
 from twins.scope import Scope
 
@@ -423,28 +423,12 @@ async def get_filing(conn: AsyncConnection[Any], scope: Scope, filing_id: int) -
 
 
 def _where(scope: Scope, f: FilingFilter) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if scope.role == "regulator":
-        clauses.append("adcode LIKE %s")
-        params.append((scope.adcode_prefix or "") + "%")
-    elif scope.role != "admin":
-        clauses.append("credit_code = ANY(%s)")
-        params.append(sorted(scope.credit_codes))
-    for column, value in (
-        ("credit_code", f.credit_code),
-        ("system_code", f.system_code),
-        ("kind", f.kind),
-    ):
-        if value:
-            clauses.append(f"{column} = %s")
-            params.append(value)
-    if f.adcode:
-        clauses.append("adcode LIKE %s")
-        params.append(scope_prefix(f.adcode) + "%")
-    if f.states:
-        clauses.append("state = ANY(%s)")
-        params.append(list(f.states))
+    clauses, params = scoped_where(
+        scope,
+        equals=(("credit_code", f.credit_code), ("system_code", f.system_code), ("kind", f.kind)),
+        adcode=f.adcode,
+        any_of=(("state", f.states),),
+    )
     if f.active_at:
         clauses.append("state = 'APPROVED' AND starts_at <= %s AND ends_at > %s")
         params += [f.active_at, f.active_at]

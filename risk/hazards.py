@@ -30,8 +30,8 @@ from psycopg.rows import dict_row
 from risk.alarms import mark_pending
 from risk.errors import RiskError
 from risk.model import HazardFact
+from risk.queryfilters import scoped_where
 from twins.errors import ThingNotFoundError
-from twins.regions import scope_prefix
 from twins.registry import thing_id
 from twins.scope import Role, Scope
 
@@ -393,28 +393,12 @@ async def get_hazard(
 
 
 def _where(scope: Scope, f: HazardFilter, now: datetime) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if scope.role == "regulator":
-        clauses.append("adcode LIKE %s")
-        params.append((scope.adcode_prefix or "") + "%")
-    elif scope.role != "admin":
-        clauses.append("credit_code = ANY(%s)")
-        params.append(sorted(scope.credit_codes))
-    for column, value in (
-        ("credit_code", f.credit_code),
-        ("system_code", f.system_code),
-        ("item", f.item),
-    ):
-        if value:
-            clauses.append(f"{column} = %s")
-            params.append(value)
-    if f.adcode:
-        clauses.append("adcode LIKE %s")
-        params.append(scope_prefix(f.adcode) + "%")
-    if f.statuses:
-        clauses.append("status = ANY(%s)")
-        params.append(list(f.statuses))
+    clauses, params = scoped_where(
+        scope,
+        equals=(("credit_code", f.credit_code), ("system_code", f.system_code), ("item", f.item)),
+        adcode=f.adcode,
+        any_of=(("status", f.statuses),),
+    )
     if f.open_only:
         clauses.append("status <> 'VERIFIED'")
     if f.overdue_only:

@@ -19,6 +19,7 @@ from risk.assessment import _open_warning
 from risk.errors import ActionNotPermittedError, LifecycleError, WarningNotFoundError
 from risk.events import Event, emit
 from risk.model import LEVEL_NAMES
+from risk.queryfilters import scoped_where
 from risk.warnings_policy import may_clear
 from twins.scope import Scope
 
@@ -71,24 +72,11 @@ async def list_warnings(
     offset: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Warnings the scope sees, newest first, and how many match."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if scope.role == "regulator":
-        clauses.append("adcode LIKE %s")
-        params.append((scope.adcode_prefix or "") + "%")
-    elif scope.role != "admin":
-        clauses.append("credit_code = ANY(%s)")
-        params.append(sorted(scope.credit_codes))
-    for column, value in (("credit_code", f.credit_code), ("trigger", f.trigger), ("tier", f.tier)):
-        if value:
-            clauses.append(f"{column} = %s")
-            params.append(value)
-    if f.states:
-        clauses.append("state = ANY(%s)")
-        params.append(list(f.states))
-    if f.levels:
-        clauses.append("level = ANY(%s)")
-        params.append(list(f.levels))
+    clauses, params = scoped_where(
+        scope,
+        equals=(("credit_code", f.credit_code), ("trigger", f.trigger), ("tier", f.tier)),
+        any_of=(("state", f.states), ("level", f.levels)),
+    )
     if f.open_only:
         clauses.append("state <> 'CLEARED'")
     where = " AND ".join(clauses) or "true"
