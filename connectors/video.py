@@ -42,6 +42,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from twins.errors import TwinsError
+from twins.links import has_credentials, is_credential_param, strip_credentials
 
 __all__ = [
     "BROWSER_KINDS",
@@ -88,10 +89,6 @@ PROBE_BATCH: Final = 500  # cameras written per statement
 SIGNED_URL_TTL: Final = timedelta(minutes=5)  # [DEFAULT] how long a signed video URL works
 MAX_PLAYBACK_SPAN: Final = timedelta(hours=24)  # [DEFAULT] the longest playback asked at once
 MAX_PLAYLIST_BYTES: Final = 1024 * 1024
-# A token in a link's query is a credential when its name says so (token, key, sign, ...).
-CREDENTIAL_PARAM: Final = re.compile(
-    r"token|key|secret|pass|pwd|auth|sign|sig$|session|ticket|credential", re.IGNORECASE
-)
 _PURPOSE: Final = b"dusttwin/video-link/v1"  # the signing key is the secret key's, for this use
 
 
@@ -125,33 +122,6 @@ class VideoUpstreamError(VideoError):
 # ---------------------------------------------------------------- links and their credentials
 
 
-def _is_credential(name: str) -> bool:
-    return CREDENTIAL_PARAM.search(name) is not None
-
-
-def has_credentials(url: str) -> bool:
-    """Whether a link carries credentials (``user:pass@`` or a token-like query parameter)."""
-    parts = urlsplit(url)
-    if parts.username is not None or parts.password is not None:
-        return True
-    return any(_is_credential(k) for k, _ in parse_qsl(parts.query, keep_blank_values=True))
-
-
-def strip_credentials(url: str) -> str:
-    """The link without its user info and token-like query parameters."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if ":" in netloc:  # an IPv6 literal
-        netloc = f"[{netloc}]"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in query if not _is_credential(k)]
-    # re-encoded only when something was taken out: servers may be strict about their encoding
-    text = parts.query if len(kept) == len(query) else urlencode(kept)
-    return urlunsplit((parts.scheme, netloc, parts.path, text, parts.fragment))
-
-
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
@@ -175,7 +145,7 @@ def with_credentials(url: str, link: str) -> str:
     added = [
         (k, v)
         for k, v in parse_qsl(source.query, keep_blank_values=True)
-        if _is_credential(k) and k not in present
+        if is_credential_param(k) and k not in present
     ]
     query = "&".join(q for q in (parts.query, urlencode(added)) if q)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -34,8 +34,10 @@ from psycopg.rows import dict_row
 from risk.errors import RiskError
 from risk.queryfilters import scoped_where
 from twins.errors import ThingNotFoundError
+from twins.links import redact_camera_attributes
 from twins.registry import thing_id
 from twins.scope import Scope
+from twins.store import reads_raw_links
 
 __all__ = [
     "FILING_KINDS",
@@ -552,4 +554,25 @@ async def audit_trail(
             """,
             params,
         )
-        return await cur.fetchall()
+        rows = await cur.fetchall()
+    if reads_raw_links(scope, credit_code):
+        return rows
+    # camera links may carry the video service's credentials: shown as the registry shows them
+    return [_redacted(r) if r["kind"] == "camera" and r["source"] == "config" else r for r in rows]
+
+
+def _redacted(row: dict[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = row["detail"] or {}
+    sides = {
+        side: redact_camera_attributes(
+            {k: v.get(side) for k, v in changes.items() if isinstance(v, dict)}
+        )
+        for side in ("old", "new")
+    }
+    detail = {
+        k: {**v, "old": sides["old"].get(k), "new": sides["new"].get(k)}
+        if isinstance(v, dict)
+        else v
+        for k, v in changes.items()
+    }
+    return {**row, "detail": detail}

@@ -10,8 +10,8 @@ replace this one behind the same interface.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from psycopg import AsyncConnection, sql
@@ -20,8 +20,9 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from twins.errors import InvalidThingError, ThingConflictError, ThingNotFoundError, TwinsError
+from twins.links import redact_camera_attributes, restore_credentials
 from twins.model import DEFINITIONS, Json, Thing, ThingKey, TwinKind, parse_thing_id
-from twins.rql import FilterNode, SearchOptions
+from twins.rql import And, Exists, FilterNode, Not, Or, Property, RqlSyntaxError, SearchOptions
 from twins.scope import Scope, ThingPart, policy_for
 from twins.search_sql import count_query, page_and_cursor, search_query
 
@@ -85,6 +86,61 @@ class Precondition:
 
 
 NO_PRECONDITION = Precondition()
+
+
+# ---------------------------------------------------------------- who reads a camera's raw links
+# A camera's links may carry the video service's credentials. The integrator that registered
+# them (granted the enterprise) and admins read them as stored; everyone else reads them
+# stripped and plays video through the signed URLs of /api/v1/cameras/{id}/live. Every read of
+# this store passes through ``shown``; the registry's lists (twins.queries) through
+# ``shown_attributes``.
+CAMERA_LINK_PATHS: tuple[tuple[str, ...], ...] = (
+    ("attributes", "live"),
+    ("attributes", "playback_template"),
+)
+
+
+def reads_raw_links(scope: Scope, credit_code: str | None) -> bool:
+    """Whether the caller reads the links of this enterprise's cameras with their credentials."""
+    if scope.role == "admin":
+        return True
+    return scope.role == "integrator" and credit_code in scope.credit_codes
+
+
+def shown_attributes(kind: TwinKind, attributes: Json, scope: Scope) -> Json:
+    """A twin's attributes as this caller may read them (camera links redacted if need be)."""
+    if kind != "camera" or reads_raw_links(scope, attributes.get("credit_code")):
+        return attributes
+    return redact_camera_attributes(attributes)
+
+
+def shown(thing: Thing, scope: Scope) -> Thing:
+    """The thing as this caller may read it (camera links redacted if need be)."""
+    attributes = shown_attributes(thing.kind, thing.attributes, scope)
+    return thing if attributes is thing.attributes else replace(thing, attributes=attributes)
+
+
+def check_search(filter_node: FilterNode | None, options: SearchOptions, scope: Scope) -> None:
+    """RqlSyntaxError when a caller who reads redacted links filters or sorts by them: matching
+    (or a cursor's sort values) would spell out the credentials the results leave out."""
+    if scope.role in ("admin", "integrator"):  # an integrator searches its granted plants only
+        return
+    for prop in [*(f.property for f in options.sort), *_compared(filter_node)]:
+        if any(prop.segments[: len(p)] == p for p in CAMERA_LINK_PATHS):
+            raise RqlSyntaxError(
+                f"{prop.pointer}: camera links may not be searched or sorted by your role", 0
+            )
+
+
+def _compared(node: FilterNode | None) -> Iterator[Property]:
+    """The properties whose values a filter matches (``exists`` tells only presence)."""
+    if isinstance(node, And | Or):
+        for operand in node.operands:
+            yield from _compared(operand)
+    elif isinstance(node, Not):
+        yield from _compared(node.operand)
+    elif node is not None and not isinstance(node, Exists):
+        yield node.property
 
 
 def _thing(row: dict[str, Any]) -> Thing:
@@ -182,7 +238,7 @@ class PostgresTwinStore:
             row = await cur.fetchone()
         if row is None:
             raise ThingNotFoundError(thing_id)
-        return _thing(row)
+        return shown(_thing(row), scope)
 
     async def modify(
         self,
@@ -240,7 +296,7 @@ class PostgresTwinStore:
             if current is None:
                 stored = await _insert(conn, thing_id, new, revived=row is not None)
             elif new == before:
-                return current, False
+                return shown(current, scope), False
             else:
                 stored = await _update(conn, thing_id, new)
                 moved = new["attributes"].get("adcode") != current.attributes.get("adcode")
@@ -248,7 +304,7 @@ class PostgresTwinStore:
                     await _move_enterprise(conn, key, new["attributes"].get("adcode"))
             if after_write is not None:
                 await after_write(conn, thing_id, stored)
-            return stored, current is None
+            return shown(stored, scope), current is None
 
     async def _prepared(
         self,
@@ -269,6 +325,11 @@ class PostgresTwinStore:
         attributes = after.get("attributes", {})
         if not isinstance(attributes, dict):
             raise InvalidThingError("attributes must be a JSON object")
+        if key.kind == "camera" and before is not None:
+            # a caller who read redacted links and writes them back keeps the stored credentials
+            stored = before["attributes"]
+            if not reads_raw_links(scope, stored.get("credit_code")):
+                attributes = restore_credentials(attributes, stored)
         new: Json = {
             "policyId": after.get("policyId") or thing_id,
             "definition": after.get("definition") or DEFINITIONS.get(key.kind),
@@ -325,18 +386,20 @@ class PostgresTwinStore:
         scope: Scope,
     ) -> tuple[list[Thing], str | None]:
         """One page of the things the caller sees that match, and the next page's cursor."""
+        check_search(filter_node, options, scope)
         query = search_query(filter_node, options, namespaces, scope.where())
         async with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(query)
             rows = await cur.fetchall()
         page, cursor = page_and_cursor(rows, options, filter_node)
-        return [_thing(r) for r in page], cursor
+        return [shown(_thing(r), scope) for r in page], cursor
 
     async def count(
         self, filter_node: FilterNode | None, namespaces: tuple[str, ...], scope: Scope
     ) -> int:
         """How many things the caller sees match."""
+        check_search(filter_node, SearchOptions(), scope)
         async with self.pool.connection() as conn:
             cur = await conn.execute(count_query(filter_node, namespaces, scope.where()))
             row = await cur.fetchone()

@@ -17,7 +17,7 @@ from twins.queries import list_parts
 from twins.records import create_record, delete_record, get_record, update_record
 from twins.registry import ENTERPRISE, KINDS, KindSpec, public
 from twins.schemas import GatewayCreate, GatewayPublic, GatewayRegistered
-from twins.store import Precondition, etag, parse_etags
+from twins.store import Precondition, etag, parse_etags, shown_attributes
 
 router = APIRouter(prefix="/api/v1/enterprises/{credit_code}")
 PLURAL = {"system": "systems", "point": "points", "camera": "cameras"}
@@ -50,7 +50,9 @@ def _add_routes(spec: KindSpec) -> None:
         credit_code: str, conn: ConnDep, store: StoreDep, scope: ScopeDep, catalog: CatalogDep
     ) -> list[BaseModel]:
         await get_record(store, scope, ENTERPRISE, credit_code, credit_code)
-        return _publics(spec, await list_parts(conn, scope, credit_code, spec.kind), catalog)
+        items = await list_parts(conn, scope, credit_code, spec.kind)
+        # the list is read past the store: its camera links are redacted here, as the store does
+        return _publics(spec, [shown_attributes(spec.kind, a, scope) for a in items], catalog)
 
     async def read(
         credit_code: str,
