@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = SecretStr("")
     s3_region: str = "us-east-1"
 
+    # Maintenance filings (检修/停产报备) [DEFAULT]: the longest window, how far a window may start
+    # before it is filed, and whether a filing is in force when filed (a regulator may reject it).
+    filing_max_days: int = Field(default=30, ge=1, le=366)
+    filing_start_grace_minutes: int = Field(default=10, ge=0, le=1440)
+    filing_auto_approve: bool = True
+    # [DEFAULT] how long a signed live/playback video URL handed to a browser works
+    video_url_ttl_s: int = Field(default=300, ge=10, le=86400)
+
     @property
     def api_url(self) -> str:
         """The API's base URL as a browser on this machine reaches it."""

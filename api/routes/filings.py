@@ -6,13 +6,14 @@ them and may reject them (docs/workflows.md explains why filings are approved wh
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.deps import ConnDep, ScopeDep
+from api.deps import ConnDep, ScopeDep, SettingsDep
+from dusttwin.settings import Settings
 from risk.filings import (
     FilingFilter,
     FilingRules,
@@ -25,7 +26,15 @@ from risk.filings import (
 )
 
 router = APIRouter(tags=["filings / 检修报备"])
-RULES = FilingRules()  # [DEFAULT] 30 days at most, approved when filed
+
+
+def rules_of(settings: Settings) -> FilingRules:
+    """The filing rules in force (settings: longest window, start grace, auto-approval)."""
+    return FilingRules(
+        max_duration=timedelta(days=settings.filing_max_days),
+        start_grace=timedelta(minutes=settings.filing_start_grace_minutes),
+        auto_approve=settings.filing_auto_approve,
+    )
 
 
 class FilingCreate(BaseModel):
@@ -65,7 +74,7 @@ class FilingList(BaseModel):
     summary="File a maintenance window / 检修停产报备",
 )
 async def create_filing(
-    credit_code: str, body: FilingCreate, conn: ConnDep, scope: ScopeDep
+    credit_code: str, body: FilingCreate, conn: ConnDep, scope: ScopeDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """The enterprise files a window; alarms of the system (or plant) are suppressed during it."""
     return await file_filing(
@@ -78,7 +87,7 @@ async def create_filing(
         ends_at=body.ends_at,
         reason=body.reason,
         now=datetime.now(UTC),
-        rules=RULES,
+        rules=rules_of(settings),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import httpx
@@ -38,6 +38,7 @@ from connectors.video import (
     upstream_url,
     video_client,
 )
+from dusttwin.settings import Settings
 from risk.video_alarms import cameras_for_alarm, get_snapshot
 from twins.registry import thing_id
 from twins.scope import Scope
@@ -122,7 +123,9 @@ def _signed(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> SignedLink:
-    token, grant = issue_grant(secret, camera, kind, now, start=start, end=end)
+    settings: Settings = request.app.state.settings
+    ttl = timedelta(seconds=settings.video_url_ttl_s)
+    token, grant = issue_grant(secret, camera, kind, now, start=start, end=end, ttl=ttl)
     url = str(request.url_for("video_stream", token=token))
     return SignedLink(url=url, kind=kind, expires_at=grant.expires, start=start, end=end)
 
