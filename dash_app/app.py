@@ -8,6 +8,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from dash_app import ids
+from dash_app.auth import register_login_routes
 from dash_app.i18n import DEFAULT_LANG, other, t
 from dusttwin.settings import Settings
 
@@ -26,6 +27,7 @@ def create_app(settings: Settings) -> dash.Dash:
         suppress_callback_exceptions=True,
     )
     app.server.config["DUSTTWIN_SETTINGS"] = settings
+    register_login_routes(app.server)  # POST /login, GET /logout: the API's token as a cookie
     app.layout = html.Div(
         [
             dcc.Store(id=ids.LANG_STORE, storage_type="local", data=DEFAULT_LANG),
