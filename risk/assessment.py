@@ -21,7 +21,6 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from risk.cleaning import CleaningFacts, management_facts
-from risk.errors import RiskError
 from risk.events import Event, emit
 from risk.hazards import open_hazards
 from risk.model import (
@@ -59,7 +58,6 @@ class Facts:
     previous_level: str | None
     offline_since: datetime | None
     open_warnings: list[OpenWarning] = field(default_factory=list)
-    warning_ids: dict[str, int] = field(default_factory=dict)  # trigger -> id
 
 
 @dataclass(frozen=True)
@@ -156,7 +154,6 @@ async def load_facts(
         if f is None:
             continue
         f.open_warnings.append(_open_warning(w))
-        f.warning_ids[w["trigger"]] = int(w["id"])
     return facts
 
 
@@ -591,7 +588,3 @@ async def take_pending(conn: AsyncConnection[Any], limit: int = 10000) -> list[s
         (limit,),
     )
     return [str(c) for (c,) in await cur.fetchall()]
-
-
-class RiskAssessmentError(RiskError):
-    """An enterprise the caller asked about is not there (or not visible)."""

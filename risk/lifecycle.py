@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from risk.errors import ActionNotPermittedError, LifecycleError
+from twins.graph import ALARM_SEVERITY
 
 AlarmState = Literal["ACTIVE", "HANDLING", "FED_BACK", "CLOSED", "REJECTED"]
 Action = Literal["acknowledge", "feedback", "close", "reject"]
@@ -32,17 +33,7 @@ VERIFICATIONS: Final[dict[str, tuple[str, str]]] = {
     "MAINTENANCE": ("检修", "maintenance"),
 }
 # Severity order, highest first: the twin's alarm feature shows the highest open level.
-LEVEL_RANK: Final[dict[str, int]] = {
-    "EXPLOSION": 7,
-    "HHA": 6,
-    "LLA": 6,
-    "HA": 5,
-    "LA": 5,
-    "FAULT": 4,
-    "OVER_RANGE": 3,
-    "OFFLINE": 2,
-    "PREDICTED": 1,
-}
+LEVEL_RANK: Final[dict[str, int]] = ALARM_SEVERITY
 # [DEFAULT] Levels whose loop only a regulator closes (domain.md §3 "by a regulator for high
 # levels"); every other level closes by itself once fed back and the condition has cleared.
 REGULATOR_CLOSES: Final = frozenset({"EXPLOSION", "HHA", "LLA"})

@@ -22,16 +22,18 @@ from psycopg import AsyncConnection
 log = logging.getLogger(__name__)
 
 CHANNEL = "dusttwin_things"
-# How bad an alarm level is, for "worst alarm" roll-ups (the alarm room defines the levels).
+# How bad an alarm level is, highest first: the "worst alarm" of roll-ups, and the alarm room's
+# ranking of levels (risk.lifecycle.LEVEL_RANK is this table).
 ALARM_SEVERITY: dict[str, int] = {
-    "EXPLOSION": 5,
-    "HHA": 4,
-    "LLA": 4,
-    "HA": 3,
-    "LA": 3,
-    "FAULT": 2,
-    "OVER_RANGE": 2,
-    "OFFLINE": 1,
+    "EXPLOSION": 7,
+    "HHA": 6,
+    "LLA": 6,
+    "HA": 5,
+    "LA": 5,
+    "FAULT": 4,
+    "OVER_RANGE": 3,
+    "OFFLINE": 2,
+    "PREDICTED": 1,
 }
 RISK_LEVELS = ("red", "orange", "yellow", "blue")
 

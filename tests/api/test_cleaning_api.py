@@ -12,7 +12,6 @@ import psycopg
 import pytest_asyncio
 from PIL import ExifTags, Image
 
-from api.routes import cleaning
 from dusttwin import worker_context
 from dusttwin.settings import Settings
 from risk import cleaning_jobs
@@ -48,10 +47,7 @@ def files(
 
 @pytest_asyncio.fixture(scope="module")
 async def routed(api: httpx.AsyncClient) -> httpx.AsyncClient:
-    """The API with the cleaning router (mounted here until api/app.py includes it)."""
-    app = api.app  # type: ignore[attr-defined]
-    if not any(getattr(r, "path", "").startswith("/api/v1/cleaning") for r in app.routes):
-        app.include_router(cleaning.router)
+    """The API over the seeded database (every router is registered in api/app.py)."""
     return api
 
 

@@ -10,68 +10,37 @@ import httpx
 import psycopg
 import pytest_asyncio
 
-from api.app import create_app
-from api.routes import changes, filings, hazards
-from dusttwin.demo import DEMO_PASSWORD
-from dusttwin.settings import Settings
 from risk.hazards import open_hazards
 from risk.model import EnterpriseInputs, default_model, evaluate, level_rank
-from tests.helpers import made_up_credit_code, override
-from twins.users import add_user
+from tests.api.workflow_support import Headers, enterprise_of_its_own
+from tests.helpers import made_up_credit_code
 
 CC = made_up_credit_code("HKA", 1)
 OWNER = "qiye-hza"
 DAY = timedelta(days=1)
-Headers = dict[str, dict[str, str]]
 
 
 @pytest_asyncio.fixture(scope="module")
-async def client(settings: Settings, seeded: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    """The API over the seeded database, with the workflow routers mounted if not yet."""
-    app = create_app(override(settings, database_url=seeded["DUSTTWIN_DATABASE_URL"]))
-    paths = {getattr(r, "path", "") for r in app.routes}
-    for room, path in (
-        (filings, "/api/v1/filings"),
-        (hazards, "/api/v1/hazards"),
-        (changes, "/api/v1/enterprises/{credit_code}/changes"),
-    ):
-        if path not in paths:
-            app.include_router(room.router)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
+async def client(api: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The API over the seeded database (every router is registered in api/app.py)."""
+    return api
 
 
 @pytest_asyncio.fixture(scope="module")
-async def who(client: httpx.AsyncClient, seeded: dict[str, str]) -> Headers:
+async def who(
+    client: httpx.AsyncClient, tokens: dict[str, dict[str, str]], seeded: dict[str, str]
+) -> Headers:
     """A Baoshan wood enterprise of its own (system DC01) with its user; everyone's headers."""
-    async with await psycopg.AsyncConnection.connect(seeded["DUSTTWIN_DATABASE_URL"]) as conn:
-        await add_user(conn, OWNER, "enterprise", CC, DEMO_PASSWORD)
-        await conn.commit()
-    headers: Headers = {}
-    for name in ("admin", "baoshan", "jiading", OWNER):
-        token = await client.post(
-            "/api/v1/auth/token", data={"username": name, "password": DEMO_PASSWORD}
-        )
-        assert token.status_code == 200, token.text
-        headers[name] = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    body = {
-        "credit_code": CC,
-        "name": "上海隐患测试木业有限公司",
-        "adcode": "310113",
-        "dust_workers": 8,
-        "dust_types": ["wood"],
-        "location": {"lon": 121.45, "lat": 31.40},
-    }
-    made = await client.post("/api/v1/enterprises", json=body, headers=headers["baoshan"])
-    assert made.status_code == 201, made.text
-    system = {"system_code": "DC01", "name": "1#", "collector": "dry", "collector_type": "bag"}
-    made = await client.post(
-        f"/api/v1/enterprises/{CC}/systems", json=system, headers=headers[OWNER]
+    return await enterprise_of_its_own(
+        client,
+        tokens,
+        seeded["DUSTTWIN_DATABASE_URL"],
+        credit_code=CC,
+        owner=OWNER,
+        name="上海隐患测试木业有限公司",
+        dust_workers=8,
+        dust_types=["wood"],
     )
-    assert made.status_code == 201, made.text
-    return headers
 
 
 @pytest_asyncio.fixture

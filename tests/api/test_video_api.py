@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,6 @@ import psycopg
 import pytest
 import pytest_asyncio
 
-from api.app import create_app
-from api.routes import video
 from connectors.video import issue_grant
 from dusttwin.settings import Settings
 from risk.video_alarms import (
@@ -33,7 +31,6 @@ from tests.connectors.test_video import (
     register_camera,
     served,  # noqa: F401 — a fixture used here
 )
-from tests.helpers import override
 
 GB_PLAIN = "31011300001327710001"
 GB_SECURE = "31011300001327710002"
@@ -41,15 +38,9 @@ GB_ALARM = "31011300001327710003"
 
 
 @pytest_asyncio.fixture(scope="module")
-async def client(settings: Settings, seeded: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    """The API with the video router (included here until api/app.py registers it)."""
-    app = create_app(override(settings, database_url=seeded["DUSTTWIN_DATABASE_URL"]))
-    if not any(getattr(r, "name", None) == "video_stream" for r in app.routes):
-        app.include_router(video.router)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
+async def client(api: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The API over the seeded database (every router is registered in api/app.py)."""
+    return api
 
 
 @pytest.fixture(scope="module")
