@@ -23,7 +23,7 @@ from twins import users
 from twins.errors import ThingExistsError, ThingNotFoundError
 from twins.gateways import GatewayCredentials, register_gateway, revoke_gateway
 from twins.identifiers import CREDIT_CODE_ALPHABET, credit_code_check_char
-from twins.records import create_record
+from twins.records import create_record, get_record
 from twins.regions import region
 from twins.registry import ENTERPRISE, KINDS
 from twins.schemas import (
@@ -248,6 +248,14 @@ async def _create(store: TwinStore, spec_kind: str, body: BaseModel, credit_code
     return True
 
 
+async def _registered(store: TwinStore, credit_code: str, gateway_id: str) -> bool:
+    try:
+        await get_record(store, Scope.admin(), KINDS["gateway"], credit_code, gateway_id)
+    except ThingNotFoundError:
+        return False
+    return True
+
+
 async def seed(
     store: TwinStore,
     conn: AsyncConnection[Any],
@@ -273,7 +281,13 @@ async def seed(
             report.systems += await _create(store, "system", system, cc)
         username = f"{cc}.GW01"
         known = passwords.get(username)
-        if known is None or not await broker.accepts(username, known):
+        # a password is reused only while both the twin and the broker account still hold it
+        # (a database made anew beside an old data directory has neither gateway nor secret)
+        if (
+            known is None
+            or not await _registered(store, cc, "GW01")
+            or not await broker.accepts(username, known)
+        ):
             with contextlib.suppress(ThingNotFoundError):  # a gateway whose password was lost
                 await revoke_gateway(store, admin, cc, "GW01", broker)
             _thing, passwords[username] = await register_gateway(

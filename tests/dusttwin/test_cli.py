@@ -85,6 +85,22 @@ def test_seed_demo_again_creates_nothing(seeded: dict[str, str]) -> None:
     assert "enterprises=0, systems=0, points=0, cameras=0, gateways=0, users=0" in run.stdout
 
 
+def test_seed_demo_into_a_new_database_beside_an_old_data_directory(
+    seeded: dict[str, str], fresh_database: Callable[[str], str]
+) -> None:
+    """The data directory keeps the gateways' passwords, which the broker still accepts; a
+    database made anew has no gateway, so the demo must register them again, not fail."""
+    env = {**seeded, "DUSTTWIN_DATABASE_URL": fresh_database("dusttwin_test_reseed")}
+    assert _cli(env, "migrate").returncode == 0
+    run = _cli(env, "seed-demo")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"gateways={len(demo_plant())}" in run.stdout
+    with psycopg.connect(env["DUSTTWIN_DATABASE_URL"]) as conn:
+        points = conn.execute("SELECT count(*) FROM things WHERE kind = 'point'").fetchone()
+    assert points is not None
+    assert points[0] == sum(len(e.points) for e in demo_plant())
+
+
 def test_user_add_reads_the_password_from_stdin_and_refuses_bad_scopes(
     seeded: dict[str, str],
 ) -> None:
