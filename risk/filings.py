@@ -291,7 +291,37 @@ async def file_filing(
         filing_id = int(row[0])
         detail = {"auto_approved": rules.auto_approve}
         await _history(conn, filing_id, "filed", scope.username, None, state, detail, now)
+        if state == "APPROVED":
+            await _cleaning_around(
+                conn, filing_id, credit_code, system_code, kind, starts_at, ends_at
+            )
     return await get_filing(conn, scope, filing_id)
+
+
+async def _cleaning_around(
+    conn: AsyncConnection[Any],
+    filing_id: int,
+    credit_code: str,
+    system_code: str | None,
+    kind: str,
+    starts_at: datetime,
+    ends_at: datetime,
+) -> None:
+    """An approved maintenance calls the enterprise's "around maintenance" cleaning plans: a
+    task before its start and one after its end (检修前后清扫), once per filing."""
+    # risk.cleaning raises its overdue alarms through risk.alarms, which asks this module for
+    # the windows in force: imported here, the cycle closes only at run time
+    from risk.cleaning import maintenance_tasks
+
+    if kind == "maintenance":
+        await maintenance_tasks(
+            conn,
+            credit_code,
+            starts_at,
+            ends_at,
+            system_code=system_code,
+            ref=f"filing-{filing_id}",
+        )
 
 
 async def _locked(conn: AsyncConnection[Any], scope: Scope, filing_id: int) -> dict[str, Any]:
@@ -333,6 +363,16 @@ async def _decide(
         await _history(
             conn, filing_id, action, scope.username, filing["state"], to_state, detail, now
         )
+        if to_state == "APPROVED":
+            await _cleaning_around(
+                conn,
+                filing_id,
+                filing["credit_code"],
+                filing["system_code"],
+                filing["kind"],
+                filing["starts_at"],
+                filing["ends_at"],
+            )
     return await get_filing(conn, scope, filing_id)
 
 

@@ -11,12 +11,14 @@ import psycopg
 import pytest
 import pytest_asyncio
 
+from risk.cleaning import PlanSpec, create_plan, validate_plan
 from risk.filings import (
     FilingOverlapError,
     FilingRules,
     InvalidFilingError,
     Window,
     active_windows,
+    approve_filing,
     check_window,
     file_filing,
     reject_filing,
@@ -215,4 +217,64 @@ async def test_offline_time_inside_an_approved_plant_window_is_excused_in_sql(
     # the plant: its own 2 h; DC01: the union of both windows, 20:00 to 24:00
     assert await cur.fetchone() == (2 * 3600.0, 4 * 3600.0)
     for f in (plant_wide, system_only):
+        await withdraw_filing(conn, OWNER, f["id"], now, None)
+
+
+async def test_an_approved_maintenance_calls_the_around_maintenance_cleaning_plan(
+    conn: psycopg.AsyncConnection[Any], plant: str
+) -> None:
+    """检修前后清扫: a plan "around maintenance" gets a task before the window and one after it
+    when the maintenance is approved — on filing (auto-approval) or by the district later."""
+    now = datetime.now(UTC)
+    spec = validate_plan(
+        PlanSpec(
+            area="DC01 灰斗检修口",
+            zone=21,
+            frequency="maintenance",
+            method="explosion_proof_vacuum",
+            responsible="王工",
+            system_code="DC01",
+        )
+    )
+    await create_plan(conn, Scope.admin(), CC, spec, now)
+    tasks = "SELECT kind, ref FROM cleaning_tasks WHERE credit_code = %s ORDER BY window_start"
+    auto = await _file(conn, "DC01", now + 30 * H, now + 32 * H, now)
+    shutdown = await file_filing(
+        conn,
+        OWNER,
+        CC,
+        system_code="DC01",
+        kind="shutdown",
+        starts_at=now + 40 * H,
+        ends_at=now + 42 * H,
+        reason="停产",
+        now=now,
+        rules=RULES,
+    )
+    waiting = await file_filing(
+        conn,
+        OWNER,
+        CC,
+        system_code="DC01",
+        kind="maintenance",
+        starts_at=now + 50 * H,
+        ends_at=now + 52 * H,
+        reason="更换滤袋",
+        now=now,
+        rules=FilingRules(auto_approve=False),
+    )
+    before_approval = await (await conn.execute(tasks, (CC,))).fetchall()
+    await approve_filing(conn, Scope.regulator("baoshan", "310113"), waiting["id"], now, None)
+    after_approval = await (await conn.execute(tasks, (CC,))).fetchall()
+    first = [
+        ("before_maintenance", f"filing-{auto['id']}"),
+        ("after_maintenance", f"filing-{auto['id']}"),
+    ]
+    assert before_approval == first  # a shutdown cleans nothing; a filing waiting neither
+    assert after_approval == [
+        *first,
+        ("before_maintenance", f"filing-{waiting['id']}"),
+        ("after_maintenance", f"filing-{waiting['id']}"),
+    ]
+    for f in (auto, shutdown, waiting):
         await withdraw_filing(conn, OWNER, f["id"], now, None)
