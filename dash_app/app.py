@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from dash_app import ids
-from dash_app.auth import register_login_routes
+from dash_app.auth import register_login_routes, request_scope
+from dash_app.components.nav import nav_bar
 from dash_app.i18n import DEFAULT_LANG, other, t
 from dusttwin.settings import Settings
 
@@ -34,6 +36,7 @@ def create_app(settings: Settings) -> dash.Dash:
             html.Header(
                 [
                     html.H1(id=ids.APP_TITLE, children=t("app.title", DEFAULT_LANG)),
+                    html.Nav(id=ids.NAV, className="nav"),
                     html.Button(
                         id=ids.LANG_SWITCH, n_clicks=0, children=t("app.switch", DEFAULT_LANG)
                     ),
@@ -65,3 +68,13 @@ def switch_language(_clicks: int, lang: str) -> str:
 def render_chrome(lang: str) -> tuple[str, str]:
     """The title and the switch's label in the chosen language."""
     return t("app.title", lang), t("app.switch", lang)
+
+
+@callback(
+    Output(ids.NAV, "children"),
+    Input(ids.LANG_STORE, "data"),
+    Input("_pages_location", "pathname"),
+)
+def render_nav(lang: str, pathname: str | None) -> list[Any]:
+    """The caller's pages, username and "log out" in the top bar."""
+    return nav_bar(request_scope(), lang, pathname)

@@ -4,11 +4,17 @@
 ``dusttwin_token`` (HttpOnly, SameSite=Strict); ``GET /logout`` removes it. Pages and callbacks
 call ``request_scope()`` for the caller's jurisdiction (None: show ``login_prompt``) and
 ``database_url()`` for their queries.
+
+The login form carries a CSRF token that must equal the ``dusttwin_csrf`` cookie (double submit):
+another site cannot read the cookie, and SameSite=Strict keeps it off cross-site posts, so a form
+elsewhere cannot log a victim's browser into an account of the attacker's choosing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import secrets
 from typing import Final
 from urllib.parse import quote
 
@@ -25,6 +31,9 @@ from twins.users import User, authenticate, load_user, scope_of
 
 __all__ = [
     "COOKIE",
+    "CSRF_COOKIE",
+    "CSRF_FIELD",
+    "csrf_token",
     "database_url",
     "login_prompt",
     "register_login_routes",
@@ -33,6 +42,8 @@ __all__ = [
 ]
 
 COOKIE: Final = "dusttwin_token"
+CSRF_COOKIE: Final = "dusttwin_csrf"
+CSRF_FIELD: Final = "csrf_token"
 DEFAULT_NEXT: Final = "/region"
 
 
@@ -89,11 +100,37 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def csrf_token() -> str:
+    """The login form's CSRF token: the browser's ``dusttwin_csrf`` cookie ("" before it has
+    one; every response sets it when missing, so the page showing the form brings it)."""
+    return request.cookies.get(CSRF_COOKIE, "") if has_request_context() else ""
+
+
+def _csrf_ok() -> bool:
+    sent, kept = request.form.get(CSRF_FIELD, ""), request.cookies.get(CSRF_COOKIE, "")
+    return bool(sent) and hmac.compare_digest(sent.encode(), kept.encode())
+
+
+def _give_csrf_cookie(response: Response) -> Response:
+    if CSRF_COOKIE not in request.cookies:
+        response.set_cookie(
+            CSRF_COOKIE,
+            secrets.token_urlsafe(24),
+            httponly=True,
+            samesite="Strict",
+            secure=request.is_secure,
+            path="/",
+        )
+    return response
+
+
 def login() -> Response:
-    """``POST /login``: check the form's username and password, set the token cookie."""
+    """``POST /login``: check the CSRF token, the username and the password; set the token."""
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     target = safe_next(request.form.get("next"))
+    if not _csrf_ok():  # a form from elsewhere, or a page from before the cookie: show it anew
+        return redirect(f"/login?error=csrf&next={quote(target)}", code=303)
     user = _authenticate_or_none(username, password)
     if user is None:
         return redirect(f"/login?error=1&next={quote(target)}", code=303)
@@ -128,6 +165,7 @@ def register_login_routes(server: Flask) -> None:
     """Add ``POST /login`` and ``GET /logout`` to the Dash app's Flask server."""
     server.add_url_rule("/login", "dusttwin_login", login, methods=["POST"])
     server.add_url_rule("/logout", "dusttwin_logout", logout, methods=["GET"])
+    server.after_request(_give_csrf_cookie)
 
 
 def login_prompt(lang: str, next_path: str = DEFAULT_NEXT) -> html.Div:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, TypeVar
 
@@ -127,6 +127,10 @@ class PointRow:
     alarm_level: str | None
     online: bool | None
     limits: dict[str, float | None] = field(default_factory=dict)  # hha, ha, la, lla in force
+    # the catalog evaluates this indicator's limits only while the system runs (gate), and its
+    # running signal says it is stopped: a low pressure difference is then no alarm, and the
+    # live view must not paint it as one
+    limits_paused: bool = False
 
     @property
     def alarm_open(self) -> bool:
@@ -224,6 +228,7 @@ async def plant(
         if r["kind"] == "point":
             p = _point_row(r, catalog, lang)
             points.setdefault(p.system_code, []).append(p)
+    points = {code: with_gates(ps, catalog) for code, ps in points.items()}
     out = []
     for r in rows:
         if r["kind"] == "system":
@@ -234,6 +239,22 @@ async def plant(
     # points whose system is gone still belong to the plant: show them under their code
     out += [SystemRow(code, code, None, tuple(ps)) for code, ps in sorted(points.items())]
     return PlantView(credit_code, tuple(out))
+
+
+def with_gates(points: list[PointRow], catalog: Catalog) -> list[PointRow]:
+    """Mark the gated points of a system whose running signal reports it stopped (as the limit
+    evaluation does: an unknown running state pauses nothing)."""
+    signal = [p for p in points if p.indicator == catalog.running_signal and p.value is not None]
+    if not signal or any(p.value != 0 for p in signal):
+        return points
+    return [replace(p, limits_paused=True) if _gated(p.indicator, catalog) else p for p in points]
+
+
+def _gated(code: str, catalog: Catalog) -> bool:
+    try:
+        return catalog.indicator(code).gate is not None
+    except UnknownIndicatorError:
+        return False
 
 
 async def point(

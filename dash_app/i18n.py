@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from dash_app.strings import alarms, analysis, cleaning, integrator, regulator
+
 Lang = Literal["zh", "en"]
 DEFAULT_LANG: Lang = "zh"
 
@@ -39,6 +41,10 @@ STRINGS: dict[str, dict[Lang, str]] = {
     "login.password": {"zh": "密码", "en": "Password"},
     "login.submit": {"zh": "登录", "en": "Log in"},
     "login.error": {"zh": "用户名或密码错误。", "en": "Wrong username or password."},
+    "login.expired": {
+        "zh": "登录页面已过期，请重新输入用户名和密码。",
+        "en": "The login page had expired: please enter your username and password again.",
+    },
     "level.red": {"zh": "红色（重大风险）", "en": "Red (major)"},
     "level.orange": {"zh": "橙色（较大风险）", "en": "Orange (high)"},
     "level.yellow": {"zh": "黄色（一般风险）", "en": "Yellow (moderate)"},
@@ -120,7 +126,32 @@ STRINGS: dict[str, dict[Lang, str]] = {
     "ent.raised_at": {"zh": "报警时间", "en": "Raised"},
     "ent.system": {"zh": "除尘系统", "en": "System"},
     "ent.overdue": {"zh": "已超期", "en": "overdue"},
+    # the top bar: navigation by role, the user, logging out
+    "nav.region": {"zh": "风险地图", "en": "Risk map"},
+    "nav.overview": {"zh": "风险总览", "en": "Overview"},
+    "nav.spotcheck": {"zh": "在线抽查", "en": "Spot check"},
+    "nav.analysis": {"zh": "综合分析", "en": "Analysis"},
+    "nav.supervision": {"zh": "督办", "en": "Supervision"},
+    "nav.twin": {"zh": "实时孪生", "en": "Live twin"},
+    "nav.alarms": {"zh": "报警预警", "en": "Alarms"},
+    "nav.cleaning": {"zh": "粉尘清扫", "en": "Cleaning"},
+    "nav.config": {"zh": "配置", "en": "Settings"},
+    "nav.integrator": {"zh": "网关诊断", "en": "Gateways"},
+    "nav.user": {"zh": "当前用户", "en": "Signed in as"},
 }
+
+
+def _merge(*modules: dict[str, dict[str, str]]) -> None:
+    for strings in modules:
+        for key, entry in strings.items():
+            if key in STRINGS:
+                raise RuntimeError(f"UI string {key!r} is defined twice")
+            if "zh" not in entry:
+                raise RuntimeError(f"UI string {key!r} has no Chinese text")
+            STRINGS[key] = entry  # type: ignore[assignment]
+
+
+_merge(alarms.STRINGS, analysis.STRINGS, cleaning.STRINGS, integrator.STRINGS, regulator.STRINGS)
 
 
 def t(key: str, lang: str) -> str:

@@ -40,3 +40,6 @@ OVERVIEW_LEVELS = "overview-levels"
 OVERVIEW_REGIONS = "overview-regions"
 OVERVIEW_WARNINGS = "overview-warnings"
 REGION_REDIRECT = "region-redirect"
+# the top bar
+NAV = "nav"
+NAV_USER = "nav-user"

@@ -11,6 +11,7 @@ from dash import html
 
 from dash_app.enterprise_queries import PlantView, PointRow, RiskView, Trend
 from dash_app.i18n import t
+from dash_app.timefmt import china_axis, china_time
 from risk.lifecycle import STATE_NAMES
 from risk.model import COMPONENT_NAMES, LEVEL_NAMES
 
@@ -51,7 +52,7 @@ def abnormal_reasons(point: PointRow) -> list[str]:
     if point.quality is not None and point.quality != "GOOD":
         reasons.append("quality")
     v, lim = point.value, point.limits
-    if v is not None:
+    if v is not None and not point.limits_paused:
         high = [x for x in (lim.get("ha"), lim.get("hha")) if x is not None]
         low = [x for x in (lim.get("la"), lim.get("lla")) if x is not None]
         if (high and v > min(high)) or (low and v < max(low)):
@@ -63,7 +64,7 @@ def _time_text(ts: str | None) -> str:
     if not ts:
         return "—"
     try:
-        return datetime.fromisoformat(ts).strftime("%m-%d %H:%M:%S")
+        return china_time(datetime.fromisoformat(ts), "%m-%d %H:%M:%S")
     except ValueError:
         return ts
 
@@ -144,18 +145,27 @@ def trend_figure(
         return fig
     if trend.raw:
         fig.add_trace(
-            go.Scatter(x=trend.times, y=trend.values, mode="lines", name=t("ent.trend_raw", lang))
+            go.Scatter(
+                x=china_axis(trend.times),
+                y=trend.values,
+                mode="lines",
+                name=t("ent.trend_raw", lang),
+            )
         )
     else:
         if trend.maxs:
             fig.add_trace(
                 go.Scatter(
-                    x=trend.times, y=trend.maxs, mode="lines", line={"width": 0}, showlegend=False
+                    x=china_axis(trend.times),
+                    y=trend.maxs,
+                    mode="lines",
+                    line={"width": 0},
+                    showlegend=False,
                 )
             )
             fig.add_trace(
                 go.Scatter(
-                    x=trend.times,
+                    x=china_axis(trend.times),
                     y=trend.mins,
                     mode="lines",
                     line={"width": 0},
@@ -165,7 +175,12 @@ def trend_figure(
                 )
             )
         fig.add_trace(
-            go.Scatter(x=trend.times, y=trend.values, mode="lines", name=t("ent.trend_avg", lang))
+            go.Scatter(
+                x=china_axis(trend.times),
+                y=trend.values,
+                mode="lines",
+                name=t("ent.trend_avg", lang),
+            )
         )
     for key, name, colour, dash in LIMIT_LINES:
         level = limits.get(key)
@@ -173,7 +188,7 @@ def trend_figure(
             continue
         fig.add_trace(
             go.Scatter(
-                x=[trend.start, trend.end],
+                x=china_axis([trend.start, trend.end]),
                 y=[level, level],
                 mode="lines",
                 name=f"{name} {level:g}",
@@ -181,7 +196,7 @@ def trend_figure(
                 meta=name,
             )
         )
-    fig.update_xaxes(range=[trend.start, trend.end])
+    fig.update_xaxes(range=china_axis([trend.start, trend.end]))
     if not trend.times:
         fig.add_annotation(
             text=t("ent.trend_empty", lang), showarrow=False, xref="paper", yref="paper"
@@ -284,7 +299,7 @@ def alarms_table(total: int, rows: list[dict[str, Any]], lang: str) -> html.Div:
         body.append(
             html.Tr(
                 [
-                    html.Td(raised.strftime("%m-%d %H:%M")),
+                    html.Td(china_time(raised, "%m-%d %H:%M")),
                     html.Td(a.get("system_code") or "—"),
                     html.Td(a.get("indicator") or a.get("alarm_type") or "—"),
                     html.Td(a["level"], className=f"alarm-level alarm-{a['level']}"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,8 +27,15 @@ from dash_app.enterprise_queries import (
     plant,
     point_trend,
     risk_view,
+    with_gates,
 )
-from dash_app.figures.enterprise import alarms_table, plant_view, risk_panel, trend_figure
+from dash_app.figures.enterprise import (
+    abnormal_reasons,
+    alarms_table,
+    plant_view,
+    risk_panel,
+    trend_figure,
+)
 from device_catalog import load_catalog
 from dusttwin.settings import Settings
 from risk.model import AlarmFact, EnterpriseInputs, default_model, evaluate, what_to_lower
@@ -100,6 +108,31 @@ def test_a_point_above_ha_is_highlighted_and_a_normal_one_is_not() -> None:
     assert rows["ent-point-4"].children[5].children == "HA ACTIVE"
 
 
+def test_times_are_shown_on_chinas_clock() -> None:
+    row = rows_by_id(
+        plant_view(PlantView("X", (SystemRow("DC01", "1#", "dry", (a_point(),)),)), "zh")
+    )
+    assert row["ent-point-1"].children[3].children == "03-03 17:59:58"  # 09:59:58 UTC
+
+
+def test_a_gated_low_value_is_not_abnormal_while_the_fan_is_stopped() -> None:
+    """The pressure difference is evaluated only while the fan runs (catalog gate): at night
+    its near-zero value is no alarm, and the live view must not paint it red."""
+    catalog = load_catalog()
+    dp = a_point(
+        point_id=2,
+        indicator="DP_IN_OUT",
+        value=8.0,
+        limits={"hha": 2000.0, "ha": 1500.0, "la": 300.0, "lla": None},
+    )
+    fan = a_point(point_id=3, indicator=catalog.running_signal, value=0.0, limits={})
+    temp = a_point(point_id=1, value=75.0)  # not gated: above HA whatever the fan does
+    stopped = with_gates([temp, dp, fan], catalog)
+    running = with_gates([temp, dp, replace(fan, value=1.0)], catalog)
+    assert [abnormal_reasons(p) for p in stopped] == [["limit"], [], []]
+    assert [abnormal_reasons(p) for p in running] == [["limit"], ["limit"], []]
+
+
 def test_trend_figure_draws_the_ha_and_hha_lines_across_the_range() -> None:
     start, end = NOW - timedelta(hours=1), NOW
     trend = Trend("1h", start, end, True, (start + timedelta(minutes=5), NOW), (50.0, 72.0))
@@ -108,7 +141,8 @@ def test_trend_figure_draws_the_ha_and_hha_lines_across_the_range() -> None:
     assert set(lines) == {"HA", "HHA"}
     assert list(lines["HHA"].y) == [80.0, 80.0]
     assert list(lines["HA"].y) == [70.0, 70.0]
-    assert list(lines["HA"].x) == [start, end]
+    # drawn on China's clock: 09:00–10:00 UTC is 17:00–18:00 for the user
+    assert [x.strftime("%H:%M") for x in lines["HA"].x] == ["17:00", "18:00"]
     assert [tr.name for tr in fig.data if not tr.meta] == ["raw values"]
 
 

@@ -12,10 +12,11 @@ import dash
 import psycopg
 import pytest
 from dash import dcc
+from flask.testing import FlaskClient
 
 from dash_app import ids
 from dash_app.app import create_app
-from dash_app.auth import COOKIE, request_scope, safe_next
+from dash_app.auth import COOKIE, CSRF_COOKIE, CSRF_FIELD, request_scope, safe_next
 from dash_app.figures.region import (
     LEVEL_COLOURS,
     REGION_FILL,
@@ -191,12 +192,29 @@ def test_request_scope_reads_the_token_cookie(app: dash.Dash, settings: Settings
         assert request_scope() is None
 
 
+def _csrf(client: FlaskClient) -> str:
+    """The CSRF cookie the login page's response gave this client."""
+    client.get("/login")
+    kept = client.get_cookie(CSRF_COOKIE)
+    assert kept is not None
+    return kept.value
+
+
 def test_login_sets_an_http_only_strict_cookie_and_logout_removes_it(app: dash.Dash) -> None:
     client = app.server.test_client()
-    wrong = client.post("/login", data={"username": "baoshan", "password": "wrong-password"})
+    token = _csrf(client)
+    wrong = client.post(
+        "/login",
+        data={"username": "baoshan", "password": "wrong-password", CSRF_FIELD: token},
+    )
     ok = client.post(
         "/login",
-        data={"username": "baoshan", "password": DEMO_PASSWORD, "next": "/region/310113"},
+        data={
+            "username": "baoshan",
+            "password": DEMO_PASSWORD,
+            "next": "/region/310113",
+            CSRF_FIELD: token,
+        },
     )
     cookie = ok.headers["Set-Cookie"]
     page = client.get("/region/310113")
@@ -212,6 +230,25 @@ def test_login_sets_an_http_only_strict_cookie_and_logout_removes_it(app: dash.D
     assert page.status_code == 200
     assert out.status_code == 303
     assert f"{COOKIE}=;" in out.headers["Set-Cookie"]
+
+
+def test_a_login_form_posted_without_its_csrf_token_logs_nobody_in(app: dash.Dash) -> None:
+    """Login CSRF: a form on another site posting the attacker's credentials to /login."""
+    client = app.server.test_client()
+    token = _csrf(client)
+    good = {"username": "baoshan", "password": DEMO_PASSWORD, "next": "/region/310113"}
+    missing = client.post("/login", data=good)
+    forged = client.post("/login", data={**good, CSRF_FIELD: "guessed-" + token[:8]})
+    elsewhere = app.server.test_client().post("/login", data={**good, CSRF_FIELD: token})
+    for refused in (missing, forged, elsewhere):  # the last: the right token, not its browser's
+        assert refused.status_code == 303
+        assert refused.headers["Location"].startswith("/login?error=csrf")
+        assert f"{COOKIE}=" not in str(refused.headers.getlist("Set-Cookie"))
+    with app.server.test_request_context("/"):
+        assert (
+            page_module("/login").render("zh", "csrf")[4]
+            == "登录页面已过期，请重新输入用户名和密码。"
+        )
 
 
 def test_region_page_of_own_jurisdiction_shows_the_map(app: dash.Dash, settings: Settings) -> None:
