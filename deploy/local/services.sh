@@ -678,13 +678,18 @@ lock() {
   flock -n 9 || die "another services.sh up/down is running (lock $STATE_DIR/services.lock)"
 }
 
-# ffmpeg: the video tests serve a real HLS test pattern on loopback (camera probing, playback).
+# Tools the tests use: ffmpeg serves a real HLS test pattern on loopback (camera probing,
+# playback); Debian's Chromium and ChromeDriver run the browser tests of the Dash pages headless,
+# with a CJK font so that the pages' Chinese renders in their screenshots.
+TOOL_PACKAGES=(ffmpeg chromium chromium-driver fonts-noto-cjk)
 tools_up() {
-  have ffmpeg && return 0
+  if have ffmpeg && have chromium && fc-list :lang=zh 2>/dev/null | grep -q .; then
+    return 0
+  fi
   if [[ $(id -u) == 0 ]]; then
-    apt_install ffmpeg || die "could not install ffmpeg"
+    apt_install "${TOOL_PACKAGES[@]}" || die "could not install ${TOOL_PACKAGES[*]}"
   else
-    need_root "install ffmpeg:      sudo apt-get install -y --no-install-recommends ffmpeg"
+    need_root "install test tools: sudo apt-get install -y --no-install-recommends ${TOOL_PACKAGES[*]}"
   fi
 }
 

@@ -186,3 +186,86 @@ class PrivateMosquitto:
     def log_text(self) -> str:
         """What the broker logged so far."""
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+DYNSEC_PLUGINS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib")
+PLATFORM_ROLE_ACLS = (
+    ("subscribePattern", "dust/#"),
+    ("publishClientSend", "dust/#"),
+    ("publishClientReceive", "dust/#"),
+    ("subscribePattern", "$share/+/dust/#"),
+)
+
+
+class PrivateDynsecMosquitto(PrivateMosquitto):
+    """A Mosquitto of its own set up as deploy/local/services.sh sets up the shared one: the
+    dynamic-security plugin, its admin with the platform's role, so that the platform issues and
+    revokes gateway accounts on it exactly as in production — without touching the shared
+    broker's accounts, which other test sessions (and a running demo) use."""
+
+    def configure(self) -> None:
+        """Create the plugin's configuration with the admin, and the broker's configuration."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        dynsec = self.root / "dynsec.json"
+        dynsec.unlink(missing_ok=True)
+        subprocess.run(
+            ["mosquitto_ctrl", "dynsec", "init", str(dynsec), self.username, self.password],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        plugin = next(
+            str(Path(d) / "mosquitto_dynamic_security.so")
+            for d in DYNSEC_PLUGINS
+            if (Path(d) / "mosquitto_dynamic_security.so").exists()
+        )
+        lines = [
+            "user root" if os.geteuid() == 0 else "",
+            "per_listener_settings false",
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous false",
+            f"plugin {plugin}",
+            f"plugin_opt_config_file {dynsec}",
+            "persistence false",
+            f"log_dest file {self.log}",
+            "max_inflight_messages 1000",
+            "max_queued_messages 1000000",
+        ]
+        self.conf.write_text("\n".join(line for line in lines if line) + "\n")
+
+    def start(self) -> None:
+        """Start the broker, then give its admin the platform's role (dust/# and shares)."""
+        super().start()
+        role = "dusttwin-platform"
+        self._ctrl("createRole", role)
+        for acl_type, topic in PLATFORM_ROLE_ACLS:
+            self._ctrl("addRoleACL", role, acl_type, topic, "allow")
+        self._ctrl("addClientRole", self.username, role)
+
+    def _ctrl(self, *args: str) -> None:
+        run = subprocess.run(
+            [
+                "mosquitto_ctrl",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-u",
+                self.username,
+                "-P",
+                self.password,
+                "dynsec",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        reply = "\n".join(  # without the warning about the plaintext loopback connection
+            line
+            for line in (run.stdout + run.stderr).splitlines()
+            if "without encryption" not in line and "visible on the network" not in line
+        )
+        if run.returncode != 0 or (reply.strip() and "already exists" not in reply):
+            raise RuntimeError(f"mosquitto_ctrl dynsec {' '.join(args)}: {reply.strip()}")
