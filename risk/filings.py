@@ -31,6 +31,7 @@ from typing import Any, Final, Literal, NamedTuple
 from psycopg import AsyncConnection, errors
 from psycopg.rows import dict_row
 
+from dusttwin.settings import Settings
 from risk.errors import RiskError
 from risk.queryfilters import scoped_where
 from twins.errors import ThingNotFoundError
@@ -100,6 +101,15 @@ class FilingRules:
     # a window may start a little before the request arrives (clocks, a form filled slowly)
     start_grace: timedelta = timedelta(minutes=10)
     auto_approve: bool = True
+
+    @classmethod
+    def of(cls, settings: Settings) -> FilingRules:
+        """The rules in force (DUSTTWIN_FILING_MAX_DAYS, _START_GRACE_MINUTES, _AUTO_APPROVE)."""
+        return cls(
+            max_duration=timedelta(days=settings.filing_max_days),
+            start_grace=timedelta(minutes=settings.filing_start_grace_minutes),
+            auto_approve=settings.filing_auto_approve,
+        )
 
 
 class Window(NamedTuple):

@@ -6,7 +6,7 @@ them and may reject them (docs/workflows.md explains why filings are approved wh
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -30,11 +30,7 @@ router = APIRouter(tags=["filings / 检修报备"])
 
 def rules_of(settings: Settings) -> FilingRules:
     """The filing rules in force (settings: longest window, start grace, auto-approval)."""
-    return FilingRules(
-        max_duration=timedelta(days=settings.filing_max_days),
-        start_grace=timedelta(minutes=settings.filing_start_grace_minutes),
-        auto_approve=settings.filing_auto_approve,
-    )
+    return FilingRules.of(settings)
 
 
 class FilingCreate(BaseModel):
