@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -18,16 +19,23 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from risk.model import TIERS
+from risk.model import LEVELS, TIERS, level_rank
+from risk.statistics import china_day, day_bounds
 from twins.regions import COUNTRY, Region, children, is_known_adcode, region, scope_prefix
 from twins.scope import Scope
 
 __all__ = [
+    "TREND_DAYS",
     "EnterprisePoint",
+    "LevelChange",
+    "LevelTrend",
     "SubRegion",
     "TierWarnings",
+    "adcode_under",
     "enterprises",
     "home_adcode",
+    "level_changes_today",
+    "level_trend",
     "map_regions",
     "visible_region",
     "warnings_by_tier",
@@ -35,6 +43,7 @@ __all__ = [
 
 Ring = tuple[tuple[float, float], ...]
 MAX_RING_POINTS: Final = 400  # a browser draws the outline; finer detail is not visible
+TREND_DAYS: Final = 30  # the overview's trend of levels: this many China days, today included
 
 
 @dataclass(frozen=True)
@@ -182,3 +191,118 @@ def warnings_by_tier(
         )
         for tier in tiers
     ]
+
+
+def adcode_under(adcode: str, table: str | None = None) -> sql.Composable:
+    """The condition "the row's adcode lies under ``adcode``" (composed literal, no parameter)."""
+    column = sql.Identifier(table, "adcode") if table else sql.Identifier("adcode")
+    return sql.SQL("{} LIKE {}").format(column, _like(scope_prefix(adcode)))
+
+
+# ---------------------------------------------------------------- the history of risk levels
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    """An enterprise whose risk level today (China time) differs from its level before today."""
+
+    credit_code: str
+    name: str
+    adcode: str
+    old: str
+    new: str
+    at: datetime  # the evaluation that set the new level
+
+    @property
+    def rose(self) -> bool:
+        """Whether the level went up (towards red)."""
+        return level_rank(self.new) > level_rank(self.old)
+
+
+@dataclass(frozen=True)
+class LevelTrend:
+    """Enterprises per risk level at the end of each day (today: now), oldest day first."""
+
+    days: tuple[date, ...]
+    counts: dict[str, tuple[int, ...]]  # level -> one count per day, every level present
+
+
+def _enterprises_cte(scope: Scope, adcode: str) -> sql.Composable:
+    return sql.SQL(
+        "SELECT credit_code, adcode, coalesce(attributes ->> 'name', credit_code) AS name"
+        " FROM things WHERE kind = 'enterprise' AND {} AND {}"
+    ).format(scope.where(), adcode_under(adcode))
+
+
+def level_changes_today(
+    conn: psycopg.Connection[Any], scope: Scope, adcode: str, now: datetime
+) -> list[LevelChange]:
+    """Enterprises under ``adcode`` whose level now differs from their level when today began.
+
+    From the stored evaluations (risk_evaluations): the old level is the last one evaluated
+    before today's start (China time), the new one the last one evaluated today. An enterprise
+    evaluated for the first time today has no old level and is not a change; one that went up
+    and came back down today is not either (the warnings record such jumps).
+    """
+    start, _ = day_bounds(china_day(now), now)
+    query = sql.SQL(
+        "WITH ent AS ({ent}),"
+        " ev AS (SELECT r.credit_code, r.level, r.evaluated_at, r.id FROM risk_evaluations r"
+        "   JOIN ent USING (credit_code) WHERE r.evaluated_at <= {now}),"
+        " before AS (SELECT DISTINCT ON (credit_code) credit_code, level FROM ev"
+        "   WHERE evaluated_at < {start} ORDER BY credit_code, evaluated_at DESC, id DESC),"
+        " today AS (SELECT DISTINCT ON (credit_code) credit_code, level, evaluated_at FROM ev"
+        "   WHERE evaluated_at >= {start} ORDER BY credit_code, evaluated_at DESC, id DESC)"
+        " SELECT ent.credit_code, ent.name, ent.adcode, before.level AS old,"
+        " today.level AS new, today.evaluated_at AS at"
+        " FROM ent JOIN before USING (credit_code) JOIN today USING (credit_code)"
+        " WHERE before.level <> today.level ORDER BY today.evaluated_at DESC, ent.credit_code"
+    ).format(ent=_enterprises_cte(scope, adcode), now=sql.Literal(now), start=sql.Literal(start))
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query)
+        rows = cur.fetchall()
+    return [
+        LevelChange(r["credit_code"], r["name"], r["adcode"], r["old"], r["new"], r["at"])
+        for r in rows
+    ]
+
+
+def level_trend(
+    conn: psycopg.Connection[Any],
+    scope: Scope,
+    adcode: str,
+    now: datetime,
+    days: int = TREND_DAYS,
+) -> LevelTrend:
+    """Enterprises under ``adcode`` per level at each of the last ``days`` China days' end.
+
+    An enterprise's level on a day is that of its last evaluation before the day ended (today:
+    before now); enterprises not yet evaluated by then are not counted. Evaluations are stored
+    only when the result changes, so the level holds between two rows.
+    """
+    today = china_day(now)
+    wanted = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    ends = [day_bounds(d, now)[1] for d in wanted]
+    query = sql.SQL(
+        "WITH ent AS ({ent}),"
+        " ev AS (SELECT r.credit_code, r.level, r.evaluated_at,"
+        "   lag(r.level) OVER (PARTITION BY r.credit_code ORDER BY r.evaluated_at, r.id) AS prev"
+        "   FROM risk_evaluations r JOIN ent USING (credit_code) WHERE r.evaluated_at < {last}),"
+        " runs AS (SELECT credit_code, level, evaluated_at AS since, lead(evaluated_at)"
+        "   OVER (PARTITION BY credit_code ORDER BY evaluated_at) AS until"
+        "   FROM ev WHERE prev IS DISTINCT FROM level),"
+        " days AS (SELECT * FROM unnest({days}::date[], {ends}::timestamptz[]) AS d(day, day_end))"
+        " SELECT days.day, runs.level, count(*) AS n FROM days JOIN runs"
+        "   ON runs.since < days.day_end AND (runs.until IS NULL OR runs.until >= days.day_end)"
+        " GROUP BY days.day, runs.level"
+    ).format(
+        ent=_enterprises_cte(scope, adcode),
+        last=sql.Literal(ends[-1]),
+        days=sql.Literal(wanted),
+        ends=sql.Literal(ends),
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query)
+        found = {(r["day"], r["level"]): int(r["n"]) for r in cur.fetchall()}
+    counts = {level: tuple(found.get((d, level), 0) for d in wanted) for level in reversed(LEVELS)}
+    return LevelTrend(tuple(wanted), counts)

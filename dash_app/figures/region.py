@@ -15,9 +15,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import plotly.graph_objects as go
+from dash import dcc, html
 
 from dash_app.i18n import t
-from dash_app.queries import EnterprisePoint, SubRegion, TierWarnings
+from dash_app.queries import EnterprisePoint, LevelChange, LevelTrend, SubRegion, TierWarnings
+from risk.statistics import CHINA
 
 __all__ = [
     "GRID_CELLS",
@@ -26,6 +28,8 @@ __all__ = [
     "MAX_POINTS",
     "click_target",
     "counts_per_region",
+    "level_changes_view",
+    "level_trend_figure",
     "levels_bar",
     "region_map",
     "regions_bar",
@@ -328,3 +332,84 @@ def warnings_bar(tiers: Sequence[TierWarnings], lang: str) -> go.Figure:
 
 
 _TIER_KEYS: Final = frozenset({"county", "county_lead", "city", "province", "ministry"})
+
+
+def level_trend_figure(trend: LevelTrend, lang: str) -> go.Figure:
+    """Enterprises per risk level at each day's end, stacked areas (blue at the bottom)."""
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=list(trend.days),
+                y=list(trend.counts[lvl]),
+                name=t(f"level.{lvl}", lang),
+                mode="lines",
+                stackgroup="levels",
+                line={"color": LEVEL_COLOURS[lvl], "width": 1},
+                fillcolor=LEVEL_COLOURS[lvl],
+                hovertemplate="%{x|%Y-%m-%d}: %{y}<extra>%{fullData.name}</extra>",
+            )
+            for lvl in reversed(LEVEL_ORDER[:-1])
+        ]
+    )
+    fig.update_layout(
+        margin={"l": 40, "r": 10, "t": 10, "b": 40},
+        yaxis={"title": t("overview.count", lang), "rangemode": "tozero"},
+        xaxis={"tickformat": "%m-%d"},
+        legend={"orientation": "h"},
+        hovermode="x unified",
+    )
+    return fig
+
+
+def _level_badge(level: str, lang: str) -> html.Span:
+    return html.Span(t(f"level.{_level(level)}", lang), className=f"ovw-level ovw-level-{level}")
+
+
+def level_changes_view(changes: Sequence[LevelChange], lang: str, *, id_prefix: str) -> html.Div:
+    """How many enterprises went up and down today, and a row per enterprise: old → new level,
+    the time of the change (China time) and a link to its page."""
+    up = sum(1 for c in changes if c.rose)
+    counts = html.Div(
+        [
+            html.Span(
+                [t("ovw.changes_up", lang), " ", html.B(str(up), id=f"{id_prefix}-up")],
+                className="ovw-up",
+            ),
+            html.Span(
+                [
+                    t("ovw.changes_down", lang),
+                    " ",
+                    html.B(str(len(changes) - up), id=f"{id_prefix}-down"),
+                ],
+                className="ovw-down",
+            ),
+        ],
+        className="ovw-counts",
+    )
+    if not changes:
+        return html.Div([counts, html.P(t("ovw.no_changes", lang))])
+    header = html.Tr(
+        [html.Th(t(k, lang)) for k in ("ovw.enterprise", "ovw.change", "ovw.changed_at")]
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Td(dcc.Link(c.name, href=f"/enterprise/{c.credit_code}")),
+                html.Td(
+                    [
+                        _level_badge(c.old, lang),
+                        html.Span(" → "),
+                        _level_badge(c.new, lang),
+                        html.Span(" ▲" if c.rose else " ▼", className="ovw-arrow"),
+                    ]
+                ),
+                html.Td(c.at.astimezone(CHINA).strftime("%H:%M")),
+            ],
+            id=f"{id_prefix}-{c.credit_code}",
+            className="ovw-rose" if c.rose else "ovw-fell",
+        )
+        for c in changes
+    ]
+    return html.Div(
+        [counts, html.Table([html.Thead(header), html.Tbody(rows)], className="ovw-changes")]
+    )
