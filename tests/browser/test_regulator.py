@@ -13,14 +13,15 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.platform import Platform
 
-# the pixel position, on the page, of the first enterprise drawn on the map, and where it leads
-FIRST_ENTERPRISE_JS = """
-() => {
+# the pixel position, on the page, of the first thing drawn on the map that leads to a page whose
+# path starts with the given prefix (an enterprise's point, a sub-region's label), and its path
+FIRST_LINK_JS = """
+(prefix) => {
   const gd = document.querySelector('#region-map .js-plotly-plot');
   const layout = gd._fullLayout;
   for (const trace of gd._fullData) {
     const links = trace.customdata || [];
-    const i = links.findIndex(c => String(c).startsWith('/enterprise/'));
+    const i = links.findIndex(c => String(c).startsWith(prefix));
     if (i < 0) continue;
     const box = gd.getBoundingClientRect();
     return {
@@ -59,7 +60,7 @@ def test_regulator_sees_the_coloured_map_drills_down_and_sees_live_values(
     assert re.search(r"(红色|橙色|黄色|蓝色).*\(\d+\)", _legend(page)), _legend(page)
     page.screenshot(path=screenshots / "region-baoshan.png", full_page=True)
 
-    first: dict[str, Any] | None = page.evaluate(FIRST_ENTERPRISE_JS)
+    first: dict[str, Any] | None = page.evaluate(FIRST_LINK_JS, "/enterprise/")
     assert first is not None, "no enterprise drawn on the map"
     page.mouse.click(first["x"], first["y"])
     page.wait_for_url(re.compile(r"/enterprise/[0-9A-Z]{18}$"))
@@ -89,3 +90,16 @@ def test_a_district_regulator_cannot_open_another_district(login: Callable[..., 
     page.goto(page.url.replace("/region/310113", "/region/310114"))
     expect(page.locator("#region-not-found")).to_contain_text("未找到该区域")
     expect(page.locator("#region-map")).to_have_count(0)
+
+
+def test_a_city_regulator_drills_down_from_the_city_to_a_district(
+    login: Callable[..., Page],
+) -> None:
+    page = login("shanghai", "/region/310000")
+    page.wait_for_selector("#region-map .js-plotly-plot .legend")
+    district: dict[str, Any] | None = page.evaluate(FIRST_LINK_JS, "/region/3101")
+    assert district is not None, "no district drawn on Shanghai's map"
+    page.mouse.click(district["x"], district["y"])
+    page.wait_for_url(f"**{district['href']}")
+    expect(page.locator("#region-content h2")).to_contain_text("风险地图")
+    expect(page.locator("#region-content")).to_contain_text("返回上级")
