@@ -96,3 +96,18 @@ def test_another_enterprises_pages_are_not_found(login: Callable[..., Page], pat
     page.goto(re.sub(rf"/{path}/{OWN_CODE}$", f"/{path}/{OTHER_CODE}", page.url))
     expect(page.locator("#_pages_content")).to_contain_text("未找到该企业")
     expect(page.locator("#_pages_content")).not_to_contain_text(JIADING_ONE.record.name)
+
+
+def test_the_live_twin_fits_a_phone_and_logging_out_closes_it(
+    login: Callable[..., Page], screenshots: Path
+) -> None:
+    page = login("qiye-310113", f"/enterprise/{OWN_CODE}", phone=True)
+    expect(page.locator("#ent-plant table").first).to_be_visible()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the live twin is {overflow} px wider than a phone"
+    page.screenshot(path=screenshots / "enterprise-phone.png", full_page=True)
+    page.click("a.logout")
+    page.wait_for_url("**/login")
+    page.goto(page.url.replace("/login", f"/enterprise/{OWN_CODE}"))
+    expect(page.locator(".login-required")).to_be_visible()
+    expect(page.locator("#ent-plant")).to_have_count(0)
