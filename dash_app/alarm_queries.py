@@ -32,6 +32,7 @@ from typing import Any, Final, Literal
 from psycopg import AsyncConnection
 
 from dash_app.enterprise_queries import EnterpriseHeader, enterprise_header, plant
+from dash_app.uploads import split_data_url
 from device_catalog import Catalog, UnknownIndicatorError
 from risk import alarms as alarm_store
 from risk import lifecycle, warnings_store
@@ -42,7 +43,7 @@ from risk.errors import (
     LifecycleError,
     WarningNotFoundError,
 )
-from risk.warnings_store import WarningFilter
+from risk.warnings_store import WarningAction, WarningFilter
 from twins.photos import (
     DEFAULT_MAX_BYTES,
     CheckedPhoto,
@@ -259,22 +260,17 @@ def next_alarm_action(alarm: Mapping[str, Any], scope: Scope) -> str | None:
     return None
 
 
-# (role, state) -> the step that role takes next on a warning in that state, read from
-# risk.warnings_store's own rule table (private there: it has no public "next step" yet), which
-# checks the same again, under the row lock, when the step is taken. Clearing (消警) is the
-# regulator's, on the supervision page: not offered here.
-_WARNING_NEXT: Final = {
-    (role, state): action
-    for action, (starts, _, roles) in warnings_store._RULES.items()
-    if action in ("acknowledge", "feedback")
-    for role in roles
-    for state in starts
-}
+# Clearing (消警) is the regulator's, on the supervision page: not offered here.
+# risk.warnings_store checks the same again, under the row lock, when the step is taken.
+_WARNING_STEPS: Final[tuple[WarningAction, ...]] = ("acknowledge", "feedback")
 
 
 def next_warning_action(warning: Mapping[str, Any], scope: Scope) -> str | None:
     """The step the caller may take on this warning now: acknowledge, feedback or none."""
-    return _WARNING_NEXT.get((scope.role, warning["state"]))
+    for action in _WARNING_STEPS:
+        if warnings_store.may_take(action, warning["state"], scope.role):
+            return action
+    return None
 
 
 # ---------------------------------------------------------------- photos
@@ -292,15 +288,15 @@ class PhotoUpload:
 def decode_upload(name: str, contents: str) -> PhotoUpload:
     """A ``data:<type>;base64,<bytes>`` URL from ``dcc.Upload`` as bytes (NotAnImageError if it
     is not one)."""
-    head, sep, body = contents.partition(",")
-    if not sep or not head.startswith("data:") or not head.endswith(";base64"):
+    split = split_data_url(contents)
+    if split is None:
         raise NotAnImageError(f"{name}: not an uploaded file / 不是上传的文件")
+    declared, body = split
     try:
         data = base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError) as err:
         raise NotAnImageError(f"{name}: the upload is damaged / 上传数据损坏") from err
-    declared = head.removeprefix("data:").removesuffix(";base64")
-    return PhotoUpload(name, data, declared or None)
+    return PhotoUpload(name, data, declared)
 
 
 def photo_ref(photo: StoredPhoto) -> str:

@@ -12,6 +12,7 @@ from dash_app import ids
 from dash_app.auth import register_login_routes, request_scope
 from dash_app.components.nav import nav_bar
 from dash_app.i18n import DEFAULT_LANG, other, t
+from dash_app.server import SETTINGS_KEY
 from dusttwin.settings import Settings
 
 _HERE = Path(__file__).parent
@@ -28,7 +29,7 @@ def create_app(settings: Settings) -> dash.Dash:
         serve_locally=True,  # offline networks: no script or style from a CDN
         suppress_callback_exceptions=True,
     )
-    app.server.config["DUSTTWIN_SETTINGS"] = settings
+    app.server.config[SETTINGS_KEY] = settings
     register_login_routes(app.server)  # POST /login, GET /logout: the API's token as a cookie
     app.layout = html.Div(
         [

@@ -19,12 +19,12 @@ from typing import Final
 from urllib.parse import quote
 
 from dash import dcc, html
-from flask import Flask, current_app, g, has_request_context, redirect, request
+from flask import Flask, g, has_request_context, redirect, request
 from psycopg import AsyncConnection
 from werkzeug.wrappers import Response
 
 from dash_app.i18n import t
-from dusttwin.settings import Settings
+from dash_app.server import app_settings
 from twins.scope import Scope
 from twins.tokens import DEFAULT_TTL, InvalidTokenError, issue_token, token_subject
 from twins.users import User, authenticate, load_user, scope_of
@@ -47,14 +47,9 @@ CSRF_FIELD: Final = "csrf_token"
 DEFAULT_NEXT: Final = "/region"
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.config["DUSTTWIN_SETTINGS"]
-    return settings
-
-
 def database_url() -> str:
     """The DSN of the platform's database, from the settings the Dash app was built with."""
-    return _settings().database_url.get_secret_value()
+    return app_settings().database_url.get_secret_value()
 
 
 def request_scope() -> Scope | None:
@@ -74,7 +69,7 @@ def request_scope() -> Scope | None:
 def _scope_from_cookie(token: str | None) -> Scope | None:
     if not token:
         return None
-    settings = _settings()
+    settings = app_settings()
     try:
         username = token_subject(settings.secret_key.get_secret_value(), token)
     except InvalidTokenError:
@@ -134,7 +129,7 @@ def login() -> Response:
     user = _authenticate_or_none(username, password)
     if user is None:
         return redirect(f"/login?error=1&next={quote(target)}", code=303)
-    token = issue_token(_settings().secret_key.get_secret_value(), user.username)
+    token = issue_token(app_settings().secret_key.get_secret_value(), user.username)
     response = redirect(target, code=303)
     response.set_cookie(
         COOKIE,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
@@ -22,6 +22,7 @@ from typing import Any, Final, Literal
 from psycopg import AsyncConnection
 
 from dash_app.enterprise_queries import EnterpriseHeader, enterprise_header, plant
+from dash_app.uploads import split_data_url
 from device_catalog import load_catalog
 from risk.cleaning import (
     CleaningKpi,
@@ -88,6 +89,15 @@ class Outcome:
     ok: bool
     reason: str = ""
     value: dict[str, Any] = field(default_factory=dict)
+
+
+async def _outcome(write: Awaitable[dict[str, Any]]) -> Outcome:
+    """Take the write: done with what it returns, or refused with the platform's reason."""
+    try:
+        value = await write
+    except (RiskError, TwinsError) as err:
+        return Outcome(False, str(err))
+    return Outcome(True, value=value)
 
 
 def may_write(scope: Scope, credit_code: str) -> bool:
@@ -212,10 +222,10 @@ def decode_upload(contents: str, max_bytes: int) -> tuple[bytes, str | None]:
     limit: enough for ``check_photo`` to refuse it. Anything that is not a base64 data URL
     gives no bytes, which ``check_photo`` refuses as not an image.
     """
-    head, sep, body = contents.partition(",")
-    if not sep or not head.startswith("data:") or not head.endswith(";base64"):
+    split = split_data_url(contents)
+    if split is None:
         return b"", None
-    declared = head.removeprefix("data:").removesuffix(";base64") or None
+    declared, body = split
     # 4 base64 characters per 3 bytes: decode only what can matter
     keep = ((max_bytes + 1) // 3 + 1) * 4
     try:
@@ -241,8 +251,8 @@ async def submit_check_in(
     uploads = [
         PhotoUpload(side, *decode_upload(contents, max_photo_bytes)) for side, contents in photos
     ]
-    try:
-        task = await check_in(
+    return await _outcome(
+        check_in(
             conn,
             scope,
             task_id,
@@ -253,9 +263,7 @@ async def submit_check_in(
             remarks=remarks,
             max_photo_bytes=max_photo_bytes,
         )
-    except (RiskError, TwinsError) as err:
-        return Outcome(False, str(err))
-    return Outcome(True, value=task)
+    )
 
 
 async def photo_of(
@@ -328,25 +336,21 @@ async def save_plan(
     now: datetime,
 ) -> Outcome:
     """Create a plan (``plan_id`` None) or replace one, through ``risk.cleaning``."""
-    try:
-        if plan_id is None:
-            row = await create_plan(conn, scope, credit_code, spec, now)
-        else:
-            row = await update_plan(conn, scope, credit_code, plan_id, spec, now)
-    except (RiskError, TwinsError) as err:
-        return Outcome(False, str(err))
-    return Outcome(True, value=row)
+    if plan_id is None:
+        return await _outcome(create_plan(conn, scope, credit_code, spec, now))
+    return await _outcome(update_plan(conn, scope, credit_code, plan_id, spec, now))
 
 
 async def stop_plan(
     conn: AsyncConnection[Any], scope: Scope, credit_code: str, plan_id: int, now: datetime
 ) -> Outcome:
     """Withdraw (停用) a plan: no new tasks, its open unchecked tasks go, its history stays."""
-    try:
+
+    async def stop() -> dict[str, Any]:
         await deactivate_plan(conn, scope, credit_code, plan_id, now)
-    except (RiskError, TwinsError) as err:
-        return Outcome(False, str(err))
-    return Outcome(True, value={"id": plan_id})
+        return {"id": plan_id}
+
+    return await _outcome(stop())
 
 
 async def new_filing(
@@ -363,8 +367,8 @@ async def new_filing(
     rules: FilingRules,
 ) -> Outcome:
     """File a maintenance or shutdown window through ``risk.filings.file_filing``."""
-    try:
-        row = await file_filing(
+    return await _outcome(
+        file_filing(
             conn,
             scope,
             credit_code,
@@ -376,17 +380,11 @@ async def new_filing(
             now=now,
             rules=rules,
         )
-    except (RiskError, TwinsError) as err:
-        return Outcome(False, str(err))
-    return Outcome(True, value=row)
+    )
 
 
 async def withdraw(
     conn: AsyncConnection[Any], scope: Scope, filing_id: int, now: datetime
 ) -> Outcome:
     """Withdraw a filing (before its window) or end it now (during it)."""
-    try:
-        row = await withdraw_filing(conn, scope, filing_id, now, None)
-    except (RiskError, TwinsError) as err:
-        return Outcome(False, str(err))
-    return Outcome(True, value=row)
+    return await _outcome(withdraw_filing(conn, scope, filing_id, now, None))

@@ -38,10 +38,10 @@ from device_catalog import Catalog
 from risk.alarms import AlarmFilter, get_alarm, list_alarms
 from risk.cleaning import CleaningKpi, enterprise_kpi, list_tasks
 from risk.model import LEVELS
-from risk.statistics import CHINA, china_day
+from risk.statistics import china_day
 from risk.warnings_store import WarningFilter, get_warning, list_warnings
 from twins.photos import PhotoError, PhotoStore, get_photo
-from twins.queries import EnterpriseFilter, _enterprise_conditions
+from twins.queries import EnterpriseFilter, enterprise_conditions
 from twins.regions import Region, ancestry, is_known_adcode, region, scope_prefix
 from twins.scope import Scope
 
@@ -60,7 +60,6 @@ __all__ = [
     "enterprise_names",
     "escalations_of",
     "industry_options",
-    "local_time",
     "one_screen",
     "photo_ids",
     "region_options",
@@ -79,11 +78,6 @@ _LEVEL_ORDER: Final = (*reversed(LEVELS), UNKNOWN_LEVEL)
 VIDEO_PATH: Final = "/api/v1/video/"  # the API's route that opens a signed video grant
 THUMBNAIL_PX: Final = 480  # [DEFAULT] the longest side of a feedback photo shown in the page
 _PHOTO_REF: Final = re.compile(r"^(?:\d+|.*/photos/(\d+)/?)$")
-
-
-def local_time(at: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
-    """A moment in China time (how every user of the platform reads the clock); "—" for none."""
-    return "—" if at is None else at.astimezone(CHINA).strftime(fmt)
 
 
 # ================================================================ spot check (在线抽查)
@@ -159,7 +153,7 @@ def _spot_conditions(f: SpotFilter) -> list[sql.Composable]:
         workers_max=f.workers_max,
         q=(f.q or "").strip() or None,
     )
-    conds = _enterprise_conditions(registry)
+    conds = enterprise_conditions(registry)
     if f.levels:
         conds.append(sql.SQL("{} = ANY({})").format(_risk_level(), sql.Literal(list(f.levels))))
     if f.online is not None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from risk.statistics import CHINA
 
-__all__ = ["CHINA", "china_axis", "china_time", "in_china"]
+__all__ = ["CHINA", "china_axis", "china_time", "in_china", "local_time"]
 
 
 def in_china(moment: datetime) -> datetime:
@@ -23,6 +23,11 @@ def in_china(moment: datetime) -> datetime:
 def china_time(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """``moment`` formatted on China's clock."""
     return in_china(moment).strftime(fmt)
+
+
+def local_time(at: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
+    """A moment in China time (how every user of the platform reads the clock); "—" for none."""
+    return "—" if at is None else china_time(at, fmt)
 
 
 def china_axis(moments: Sequence[datetime]) -> list[datetime]:

@@ -38,6 +38,12 @@ _RULES: Final[dict[str, tuple[frozenset[str], str, frozenset[str]]]] = {
 _PAST: Final = {"acknowledge": "acknowledged", "feedback": "fed_back", "clear": "cleared"}
 
 
+def may_take(action: WarningAction, state: str, role: str) -> bool:
+    """Whether ``role`` may take ``action`` on a warning in ``state`` (as ``act`` checks it)."""
+    starts, _, roles = _RULES[action]
+    return state in starts and role in roles
+
+
 @dataclass(frozen=True)
 class WarningFilter:
     """What a list of warnings is narrowed to."""

@@ -23,7 +23,8 @@ def test_every_screenshot_the_guide_shows_is_in_the_repository() -> None:
 
 def test_every_page_the_guide_names_is_a_page_of_the_app(settings: Settings) -> None:
     create_app(settings)
-    served = {p.get("path_template") or p["path"] for p in dash.page_registry.values()}
+    pages = dash.page_registry.values()
+    served = {p["path"] for p in pages} | {p["path_template"] for p in pages if p["path_template"]}
     named = {_shape(n) for n in re.findall(r"`(/[a-z]+(?:/<[^>]+>)?)`", GUIDE)}
     assert len(named) >= 10
     assert named <= {_shape(p) for p in served}, named - {_shape(p) for p in served}

@@ -39,7 +39,7 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _enterprise_conditions(f: EnterpriseFilter) -> list[sql.Composable]:
+def enterprise_conditions(f: EnterpriseFilter) -> list[sql.Composable]:
     conds: list[sql.Composable] = []
     if f.region:
         conds.append(sql.SQL("adcode LIKE {}").format(sql.Literal(_like_escape(f.region) + "%")))
@@ -76,7 +76,7 @@ async def list_enterprises(
 ) -> Page:
     """Enterprises in the scope matching the filter, by name."""
     where = sql.SQL(" AND ").join(
-        [sql.SQL("kind = 'enterprise'"), scope.where(), *_enterprise_conditions(f)]
+        [sql.SQL("kind = 'enterprise'"), scope.where(), *enterprise_conditions(f)]
     )
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(

@@ -30,7 +30,8 @@ from dash_app.analysis_queries import (
     PointIssue,
 )
 from dash_app.i18n import t
-from risk.statistics import CHINA, china_day
+from dash_app.timefmt import china_time, in_china
+from risk.statistics import china_day
 from twins.errors import InvalidThingError
 from twins.regions import region
 
@@ -127,7 +128,7 @@ def _enterprise(p: PointIssue) -> Link:
 
 def _china(at: datetime | None) -> datetime | None:
     """China time without a zone and to the second (what Excel holds)."""
-    return None if at is None else at.astimezone(CHINA).replace(tzinfo=None, microsecond=0)
+    return None if at is None else in_china(at).replace(tzinfo=None, microsecond=0)
 
 
 def _cols(*spec: tuple[str, CellKind]) -> tuple[Column, ...]:
@@ -378,15 +379,10 @@ def table_view(table: Table, lang: str) -> html.Div:
 # ---------------------------------------------------------------- charts
 
 
-def coverage_chart(a: Analysis, lang: str) -> go.Figure:
-    """Enterprises to connect, connected and online, per area (grouped bars)."""
-    per_area = a.coverage[:-1]
-    x = [_area_name(c.area, lang) for c in per_area]
-    series = (
-        ("enterprises", [c.enterprises for c in per_area], "#9e9e9e"),
-        ("connected", [c.connected for c in per_area], "#1e6fd9"),
-        ("online", [c.online for c in per_area], "#2e7d32"),
-    )
+def _grouped_bars(
+    x: list[str], series: tuple[tuple[str, list[int], str], ...], lang: str
+) -> go.Figure:
+    """Counts per area, a bar per (series key, counts, colour), side by side."""
     fig = go.Figure(
         [
             go.Bar(x=x, y=y, name=t(f"ana.series.{key}", lang), marker={"color": colour})
@@ -400,6 +396,18 @@ def coverage_chart(a: Analysis, lang: str) -> go.Figure:
         legend={"orientation": "h"},
     )
     return fig
+
+
+def coverage_chart(a: Analysis, lang: str) -> go.Figure:
+    """Enterprises to connect, connected and online, per area (grouped bars)."""
+    per_area = a.coverage[:-1]
+    x = [_area_name(c.area, lang) for c in per_area]
+    series = (
+        ("enterprises", [c.enterprises for c in per_area], "#9e9e9e"),
+        ("connected", [c.connected for c in per_area], "#1e6fd9"),
+        ("online", [c.online for c in per_area], "#2e7d32"),
+    )
+    return _grouped_bars(x, series, lang)
 
 
 def online_trend_chart(a: Analysis, lang: str) -> go.Figure:
@@ -467,19 +475,7 @@ def quality_chart(a: Analysis, lang: str) -> go.Figure:
         ("bad", [q.bad for q in per_area], "#ff8c00"),
         ("frequent", [q.frequent for q in per_area], "#e60012"),
     )
-    fig = go.Figure(
-        [
-            go.Bar(x=x, y=y, name=t(f"ana.series.{key}", lang), marker={"color": colour})
-            for key, y, colour in series
-        ]
-    )
-    fig.update_layout(
-        barmode="group",
-        margin=_CHART_MARGIN,
-        yaxis={"title": t("ana.axis.count", lang), "rangemode": "tozero"},
-        legend={"orientation": "h"},
-    )
-    return fig
+    return _grouped_bars(x, series, lang)
 
 
 # ---------------------------------------------------------------- the Excel export
@@ -529,7 +525,7 @@ def workbook(a: Analysis, tables_: Sequence[Table], lang: str) -> bytes:
     about = book.create_sheet(_sheet_title(t("ana.about", lang), taken))
     lines = [
         (t("ana.region", lang), f"{a.name} ({a.adcode})"),
-        (t("ana.generated", lang), a.now.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")),
+        (t("ana.generated", lang), china_time(a.now, "%Y-%m-%d %H:%M:%S")),
         (t("ana.coverage", lang), t("ana.coverage_note", lang)),
         (t("ana.online_trend", lang), t("ana.online_trend_note", lang)),
         (

@@ -19,7 +19,7 @@ from dash import dcc, html
 
 from dash_app.i18n import t
 from dash_app.queries import EnterprisePoint, LevelChange, LevelTrend, SubRegion, TierWarnings
-from risk.statistics import CHINA
+from dash_app.timefmt import china_time
 
 __all__ = [
     "GRID_CELLS",
@@ -403,7 +403,7 @@ def level_changes_view(changes: Sequence[LevelChange], lang: str, *, id_prefix: 
                         html.Span(" ▲" if c.rose else " ▼", className="ovw-arrow"),
                     ]
                 ),
-                html.Td(c.at.astimezone(CHINA).strftime("%H:%M")),
+                html.Td(china_time(c.at, "%H:%M")),
             ],
             id=f"{id_prefix}-{c.credit_code}",
             className="ovw-rose" if c.rose else "ovw-fell",

@@ -40,7 +40,6 @@ from dash import (
     html,
 )
 from dash.exceptions import PreventUpdate
-from flask import current_app
 from psycopg import AsyncConnection
 
 from dash_app import ids
@@ -69,8 +68,9 @@ from dash_app.auth import database_url, login_prompt, request_scope
 from dash_app.enterprise_queries import run
 from dash_app.figures.enterprise import not_found
 from dash_app.i18n import DEFAULT_LANG, t
+from dash_app.server import max_photo_bytes, photo_store
+from dash_app.timefmt import local_time
 from device_catalog import load_catalog
-from dusttwin.settings import Settings
 from risk.errors import (
     ActionNotPermittedError,
     AlarmNotFoundError,
@@ -79,14 +79,12 @@ from risk.errors import (
 )
 from risk.lifecycle import STATE_NAMES, VERIFICATIONS
 from twins.photos import (
-    CHINA,
     DEFAULT_MAX_BYTES,
     NotAnImageError,
     PhotoError,
     PhotoStore,
     PhotoTooLargeError,
     check_photo,
-    photo_store_from,
 )
 from twins.scope import Scope
 
@@ -161,36 +159,9 @@ CAUSE_MAX: Final = 2000  # the API's limits (api/routes/alarms.py Feedback, Ackn
 MEASURES_MAX: Final = 4000
 REMARK_MAX: Final = 2000
 HIDDEN: Final = "alm-hidden"
-_STORE_KEY: Final = "dusttwin_photo_store"
-
-
-# ---------------------------------------------------------------- settings and the photo store
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.config["DUSTTWIN_SETTINGS"]
-    return settings
-
-
-def photo_store() -> PhotoStore:
-    """The photo store the settings choose, made once per Flask app (the API uses the same)."""
-    store: PhotoStore | None = current_app.extensions.get(_STORE_KEY)
-    if store is None:
-        store = photo_store_from(_settings())
-        current_app.extensions[_STORE_KEY] = store
-    return store
-
-
-def max_photo_bytes() -> int:
-    """The largest photo accepted (``DUSTTWIN_PHOTO_MAX_BYTES``), as the API takes it."""
-    return _settings().photo_max_bytes
 
 
 # ---------------------------------------------------------------- small pure builders
-
-
-def _time(dt: datetime | None) -> str:
-    return "—" if dt is None else dt.astimezone(CHINA).strftime("%m-%d %H:%M")
 
 
 def _num(v: float | None) -> str:
@@ -234,6 +205,17 @@ def _pick(kind: ItemKind, item_id: int, at: str, label: str) -> html.Button:
     )
 
 
+def _deadline_fields(item: Mapping[str, Any], lang: str) -> list[html.Div]:
+    """The acknowledge and feedback deadlines of an alarm or warning, marked once passed."""
+    overdue = f" ({t('alm.overdue', lang)})"
+    fields = []
+    for step in ("ack", "feedback"):
+        late = bool(item.get(f"{step}_overdue"))
+        when = local_time(item[f"{step}_deadline"]) + (overdue if late else "")
+        fields.append(_field(f"alm.{step}_deadline", when, lang, "late" if late else ""))
+    return fields
+
+
 def alarm_card(
     alarm: Mapping[str, Any], label: PointLabel, lang: str, next_action: str | None
 ) -> html.Div:
@@ -261,7 +243,7 @@ def alarm_card(
         html.Div(
             [
                 _field("alm.type", _named("alm.type", alarm.get("alarm_type"), lang), lang),
-                _field("alm.raised", _time(alarm["raised_at"]), lang),
+                _field("alm.raised", local_time(alarm["raised_at"]), lang),
                 _field(
                     "alm.value",
                     f"{_num(alarm.get('last_value'))} / {_num(alarm.get('peak_value'))}{unit}",
@@ -269,18 +251,7 @@ def alarm_card(
                 ),
                 _field("alm.limit", f"{_num(alarm.get('limit_value'))}{unit}", lang),
                 _field("alm.count", str(alarm.get("count", 1)), lang),
-                _field(
-                    "alm.ack_deadline",
-                    _time(alarm["ack_deadline"]) + (overdue if ack_late else ""),
-                    lang,
-                    "late" if ack_late else "",
-                ),
-                _field(
-                    "alm.feedback_deadline",
-                    _time(alarm["feedback_deadline"]) + (overdue if fb_late else ""),
-                    lang,
-                    "late" if fb_late else "",
-                ),
+                *_deadline_fields(alarm, lang),
             ],
             className="alm-fields",
         ),
@@ -338,19 +309,8 @@ def warning_card(warning: Mapping[str, Any], lang: str, next_action: str | None)
         html.P(_warning_reason(warning, lang), className="alm-reason"),
         html.Div(
             [
-                _field("alm.raised", _time(warning["raised_at"]), lang),
-                _field(
-                    "alm.ack_deadline",
-                    _time(warning["ack_deadline"]) + (overdue if ack_late else ""),
-                    lang,
-                    "late" if ack_late else "",
-                ),
-                _field(
-                    "alm.feedback_deadline",
-                    _time(warning["feedback_deadline"]) + (overdue if fb_late else ""),
-                    lang,
-                    "late" if fb_late else "",
-                ),
+                _field("alm.raised", local_time(warning["raised_at"]), lang),
+                *_deadline_fields(warning, lang),
                 _field("alm.tier", _named("tier", warning.get("tier"), lang), lang),
             ],
             className="alm-fields",
@@ -387,7 +347,7 @@ def banner_children(
         text = f"{where} — {a['level']} {_named('alm.level', a['level'], lang)}"
         if a.get("last_value") is not None:
             text += f" ({value}{unit})"
-        line: list[Any] = [html.Span(f"{text}, {_time(a['raised_at'])}")]
+        line: list[Any] = [html.Span(f"{text}, {local_time(a['raised_at'])}")]
         if next_alarm_action(a, scope) is not None:
             line.append(_pick("alarm", int(a["id"]), "banner", t("alm.handle", lang)))
         lines.append(html.Div(line, className="alm-banner-line", id=f"alm-banner-{a['id']}"))
@@ -483,7 +443,7 @@ def refresh_for(
         title=f"{view.header.name} · {t('alm.heading', lang)}",
         alarms=alarms_list(view, scope, lang),
         warnings=warnings_list(view, scope, lang),
-        refreshed=t("alm.refreshed", lang).format(time=_time(at)),
+        refreshed=t("alm.refreshed", lang).format(time=local_time(at)),
         seen=high_alarm_ids(view.alarms),
         banner_items=items,
         banner=banner_children(bannered, view, scope, lang) if bannered else [],
@@ -1265,7 +1225,7 @@ def _step_line(step: Mapping[str, Any], lang: str) -> html.Li:
     actor = step["actor"]
     who = t("alm.system_actor", lang) if actor == "system" else actor
     action = _named("alm.action", step["action"], lang)
-    return html.Li(f"{_time(step['at'])} {action} · {who}")
+    return html.Li(f"{local_time(step['at'])} {action} · {who}")
 
 
 def history_alarm(alarm: Mapping[str, Any], label: PointLabel, lang: str) -> html.Div:
@@ -1281,12 +1241,12 @@ def history_alarm(alarm: Mapping[str, Any], label: PointLabel, lang: str) -> htm
     ]
     fields = [
         _field("alm.type", _named("alm.type", alarm.get("alarm_type"), lang), lang),
-        _field("alm.raised", _time(alarm["raised_at"]), lang),
+        _field("alm.raised", local_time(alarm["raised_at"]), lang),
         _field("alm.verification", verification[0 if lang == "zh" else 1], lang),
     ]
     for key, by, at in who:
         by_text = t("alm.system_actor", lang) if by == "system" else (by or "—")
-        fields.append(_field(key, f"{by_text} {_time(at)}", lang))
+        fields.append(_field(key, f"{by_text} {local_time(at)}", lang))
     body: list[Any] = [
         html.Div(
             [
@@ -1341,11 +1301,11 @@ def history_children(history: History, lang: str) -> list[Any]:
             level = w.get("level_zh" if lang == "zh" else "level_en") or w["level"]
             rows.append(
                 html.Li(
-                    f"{_time(w['raised_at'])} {level} · {_warning_reason(w, lang)} · "
+                    f"{local_time(w['raised_at'])} {level} · {_warning_reason(w, lang)} · "
                     f"{t('alm.fed_back', lang)} {w.get('fed_back_by') or '—'} "
-                    f"{_time(w.get('fed_back_at'))} · "
+                    f"{local_time(w.get('fed_back_at'))} · "
                     f"{_named('alm.wstate', 'CLEARED', lang)} {w.get('cleared_by') or '—'} "
-                    f"{_time(w.get('cleared_at'))}",
+                    f"{local_time(w.get('cleared_at'))}",
                     id=f"alm-history-warning-{w['id']}",
                 )
             )

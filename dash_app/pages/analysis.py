@@ -41,8 +41,8 @@ from dash_app.figures.analysis import (
 )
 from dash_app.i18n import DEFAULT_LANG, t
 from dash_app.queries import home_adcode, visible_region
+from dash_app.timefmt import china_time, in_china
 from device_catalog import load_catalog
-from risk.statistics import CHINA
 from twins.regions import region
 from twins.scope import Scope
 
@@ -139,7 +139,7 @@ def _actions(scope: Scope, report: Analysis, lang: str) -> html.Div:
 def analysis_view(scope: Scope, report: Analysis, lang: str) -> html.Div:
     """The four sections of the analysis with their charts and tables."""
     by_name = {table.name: table for table in tables(report, lang)}
-    at = report.now.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    at = china_time(report.now)
     return html.Div(
         [
             html.H2(f"{report.name} · {t('ana.heading', lang)}"),
@@ -217,7 +217,7 @@ def export_file(
     if report is None:
         return None, t("region.not_found_detail", lang)
     data = workbook(report, tables(report, lang), lang)
-    local = report.now.astimezone(CHINA)
+    local = in_china(report.now)
     filename = f"{t('ana.file', lang)}_{report.adcode}_{local:%Y%m%d-%H%M}.xlsx"
     message = t("ana.exported", lang).format(at=f"{local:%Y-%m-%d %H:%M}")
     sent: dict[str, Any] = send_bytes(data, filename, type=XLSX_MEDIA_TYPE)  # type: ignore[no-untyped-call]

@@ -20,7 +20,6 @@ from typing import Any, Final
 import dash
 from dash import MATCH, Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
-from flask import current_app
 
 from dash_app import ids
 from dash_app.auth import database_url, login_prompt, request_scope
@@ -32,13 +31,13 @@ from dash_app.cleaning_queries import (
     submit_check_in,
     task_state,
 )
+from dash_app.components.sections import readonly_note, section
 from dash_app.enterprise_queries import run
 from dash_app.figures.enterprise import not_found
 from dash_app.i18n import DEFAULT_LANG, t
-from dusttwin.settings import Settings
+from dash_app.server import max_photo_bytes, photo_store
+from dash_app.timefmt import china_time, in_china, local_time
 from risk.cleaning import MAX_PHOTOS_PER_SIDE, CleaningKpi, Side
-from risk.statistics import CHINA
-from twins.photos import PhotoStore, photo_store_from
 from twins.scope import Scope
 
 dash.register_page(  # type: ignore[no-untyped-call]
@@ -94,21 +93,6 @@ LABELS: Final[dict[str, str]] = {
 REFRESH_MS: Final = 60_000  # a task turns open or overdue by the clock: read again each minute
 MAX_OPERATOR: Final = 100  # the API's limits on the form fields
 MAX_REMARKS: Final = 2000
-_STORE_KEY: Final = "dusttwin_photo_store"
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.config["DUSTTWIN_SETTINGS"]
-    return settings
-
-
-def photo_store() -> PhotoStore:
-    """The platform's photo store (the settings' choice), made once per Flask app."""
-    store: PhotoStore | None = current_app.extensions.get(_STORE_KEY)
-    if store is None:
-        store = photo_store_from(_settings())
-        current_app.extensions[_STORE_KEY] = store
-    return store
 
 
 def _view(scope: Scope, credit_code: str, dsn: str) -> CleaningView | None:
@@ -121,12 +105,12 @@ def _view(scope: Scope, credit_code: str, dsn: str) -> CleaningView | None:
 
 
 def _clock(at: datetime) -> str:
-    return at.astimezone(CHINA).strftime("%H:%M")
+    return china_time(at, "%H:%M")
 
 
 def window_text(start: datetime, end: datetime, *, with_day: bool = False) -> str:
     """A window in China time: ``08:00–16:00``, ``16:00–24:00``, or with its days when it spans."""
-    s, e = start.astimezone(CHINA), end.astimezone(CHINA)
+    s, e = in_china(start), in_china(end)
     day = s.strftime("%m-%d ") if with_day else ""
     if e.date() == s.date():
         return f"{day}{_clock(s)}–{_clock(e)}"
@@ -184,7 +168,7 @@ def _checkin_line(task: dict[str, Any], lang: str) -> list[Any]:
     if not checkin:
         return []
     at: datetime = checkin["checked_in_at"]
-    parts = [f"{checkin['operator']} · {at.astimezone(CHINA):%m-%d %H:%M}"]
+    parts = [f"{checkin['operator']} · {china_time(at, '%m-%d %H:%M')}"]
     if checkin.get("remarks"):
         parts.append(checkin["remarks"])
     return [html.P(" · ".join(parts), className="cln-checkin")]
@@ -194,6 +178,24 @@ def _zone(task: dict[str, Any], lang: str) -> str:
     return t("cln.zone", lang).format(zone=task["zone"])
 
 
+def _task_card(
+    task: dict[str, Any], state: str, meta: str, card_id: str, extra: list[Any], lang: str
+) -> html.Div:
+    """A task as a card: area and state, ``meta`` (window, zone…), who checked in, ``extra``."""
+    return html.Div(
+        [
+            html.Div(
+                [html.Strong(task["area"]), _state_badge(state, lang)], className="cln-card-head"
+            ),
+            html.P(meta, className="cln-card-meta"),
+            *_checkin_line(task, lang),
+            *extra,
+        ],
+        id=card_id,
+        className=f"cln-card cln-{state}",
+    )
+
+
 def today_list(view: CleaningView, lang: str) -> html.Div:
     """Today's tasks as cards: area, zone, window, state (open, done, late, overdue)."""
     if not view.today:
@@ -201,25 +203,12 @@ def today_list(view: CleaningView, lang: str) -> html.Div:
     cards = []
     for task in view.today:
         state = task_state(task, view.now)
-        cards.append(
-            html.Div(
-                [
-                    html.Div(
-                        [html.Strong(task["area"]), _state_badge(state, lang)],
-                        className="cln-card-head",
-                    ),
-                    html.P(
-                        f"{window_text(task['window_start'], task['window_end'])} · "
-                        f"{_zone(task, lang)} · {t('cln.method.' + task['method'], lang)} · "
-                        f"{t('cln.responsible', lang)} {task['responsible']}",
-                        className="cln-card-meta",
-                    ),
-                    *_checkin_line(task, lang),
-                ],
-                id=f"cln-task-{task['id']}",
-                className=f"cln-card cln-{state}",
-            )
+        meta = (
+            f"{window_text(task['window_start'], task['window_end'])} · "
+            f"{_zone(task, lang)} · {t('cln.method.' + task['method'], lang)} · "
+            f"{t('cln.responsible', lang)} {task['responsible']}"
         )
+        cards.append(_task_card(task, state, meta, f"cln-task-{task['id']}", [], lang))
     return html.Div(cards, className="cln-cards")
 
 
@@ -261,25 +250,12 @@ def history_list(view: CleaningView, lang: str) -> html.Div:
     rows = []
     for task in view.history:
         state = task_state(task, view.now)
-        rows.append(
-            html.Div(
-                [
-                    html.Div(
-                        [html.Strong(task["area"]), _state_badge(state, lang)],
-                        className="cln-card-head",
-                    ),
-                    html.P(
-                        f"{window_text(task['window_start'], task['window_end'], with_day=True)}"
-                        f" · {_zone(task, lang)}",
-                        className="cln-card-meta",
-                    ),
-                    *_checkin_line(task, lang),
-                    *_photo_buttons(task, lang),
-                ],
-                id=f"cln-history-{task['id']}",
-                className=f"cln-card cln-{state}",
-            )
+        meta = (
+            f"{window_text(task['window_start'], task['window_end'], with_day=True)}"
+            f" · {_zone(task, lang)}"
         )
+        photos = _photo_buttons(task, lang)
+        rows.append(_task_card(task, state, meta, f"cln-history-{task['id']}", photos, lang))
     count = t("cln.history_count", lang).format(
         shown=len(view.history), total=view.history_total, days=HISTORY_DAYS
     )
@@ -328,7 +304,7 @@ def _upload(side: str, lang: str) -> html.Div:
 
 def form_note(lang: str) -> str:
     """What the form promises: server time, which photos, how large, how many."""
-    mb = _settings().photo_max_bytes / 1024 / 1024
+    mb = max_photo_bytes() / 1024 / 1024
     return t("cln.note", lang).format(mb=f"{mb:g}", n=MAX_PHOTOS_PER_SIDE)
 
 
@@ -392,32 +368,22 @@ def page_for(scope: Scope | None, credit_code: str, dsn: str, lang: str = DEFAUL
             dcc.Store(id=CLN_VERSION, data=0),
             dcc.Interval(id=CLN_TICK, interval=REFRESH_MS, n_intervals=0),
             html.H2(f"{view.header.name} · {t('nav.cleaning', lang)}", id=CLN_NAME),
-            html.P(
-                t("cln.readonly", lang),
-                id=CLN_READONLY,
-                className="cln-note" if not view.writable else "cln-note cln-hidden",
-            ),
-            html.Section(
-                [
-                    html.H3(t("cln.today", lang), id="cln-today-heading"),
-                    html.Div(today_list(view, lang), id=CLN_TODAY),
-                ],
-                className="cln-section",
+            readonly_note(t("cln.readonly", lang), CLN_READONLY, writable=view.writable),
+            section(
+                t("cln.today", lang),
+                "cln-today-heading",
+                html.Div(today_list(view, lang), id=CLN_TODAY),
             ),
             checkin_form(view, lang),
-            html.Section(
-                [
-                    html.H3(t("cln.kpis", lang), id="cln-kpis-heading"),
-                    html.Div(kpis_panel(view, lang), id=CLN_KPIS),
-                ],
-                className="cln-section",
+            section(
+                t("cln.kpis", lang),
+                "cln-kpis-heading",
+                html.Div(kpis_panel(view, lang), id=CLN_KPIS),
             ),
-            html.Section(
-                [
-                    html.H3(t("cln.history", lang), id="cln-history-heading"),
-                    html.Div(history_list(view, lang), id=CLN_HISTORY),
-                ],
-                className="cln-section",
+            section(
+                t("cln.history", lang),
+                "cln-history-heading",
+                html.Div(history_list(view, lang), id=CLN_HISTORY),
             ),
         ],
         className="cln-page",
@@ -548,7 +514,7 @@ def check_in_for(
     if len(operator or "") > MAX_OPERATOR or len(remarks or "") > MAX_REMARKS:
         return False, t("cln.too_long", lang).format(operator=MAX_OPERATOR, remarks=MAX_REMARKS)
     photos: list[tuple[Side, str]] = [("before", c) for c in before] + [("after", c) for c in after]
-    max_bytes = _settings().photo_max_bytes
+    max_bytes = max_photo_bytes()
     outcome = run(
         dsn,
         partial(
@@ -568,7 +534,7 @@ def check_in_for(
     done = outcome.value
     key = "cln.done_late" if done["state"] == "LATE" else "cln.done"
     at: datetime = done["checkin"]["checked_in_at"]
-    return True, t(key, lang).format(area=done["area"], time=f"{at.astimezone(CHINA):%H:%M}")
+    return True, t(key, lang).format(area=done["area"], time=_clock(at))
 
 
 @callback(
@@ -627,11 +593,11 @@ def photo_figure(scope: Scope, dsn: str, photo_id: int, lang: str) -> html.Figur
     record, data = found
     src = f"data:{record.content_type};base64,{base64.b64encode(data).decode('ascii')}"
     taken = (
-        f"{t('cln.photo_taken', lang)} {record.exif_time.astimezone(CHINA):%Y-%m-%d %H:%M}"
+        f"{t('cln.photo_taken', lang)} {china_time(record.exif_time)}"
         if record.exif_time
         else t("cln.photo_no_exif", lang)
     )
-    uploaded = f"{t('cln.photo_uploaded', lang)} {record.uploaded_at.astimezone(CHINA):%m-%d %H:%M}"
+    uploaded = f"{t('cln.photo_uploaded', lang)} {local_time(record.uploaded_at)}"
     return html.Figure(
         [
             html.Img(src=src, alt=t(f"cln.side.{record.kind.removeprefix('cleaning_')}", lang)),

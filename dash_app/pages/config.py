@@ -19,7 +19,6 @@ from typing import Any, Final, NamedTuple
 import dash
 from dash import ALL, Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
-from flask import current_app
 
 from dash_app import ids
 from dash_app.auth import database_url, login_prompt, request_scope
@@ -33,13 +32,14 @@ from dash_app.cleaning_queries import (
     stop_plan,
     withdraw,
 )
+from dash_app.components.sections import readonly_note, section
 from dash_app.enterprise_queries import run
 from dash_app.figures.enterprise import not_found
 from dash_app.i18n import DEFAULT_LANG, t
-from dusttwin.settings import Settings
+from dash_app.server import app_settings
+from dash_app.timefmt import CHINA, china_time, in_china
 from risk.cleaning import AREA_KINDS, FREQUENCIES, METHODS, ZONES, PlanSpec
 from risk.filings import FILING_KINDS, FilingRules
-from risk.statistics import CHINA
 from twins.scope import Scope
 
 dash.register_page(  # type: ignore[no-untyped-call]
@@ -136,22 +136,13 @@ HIDDEN: Final = {"display": "none"}
 SHOWN: Final[dict[str, str]] = {}
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.config["DUSTTWIN_SETTINGS"]
-    return settings
-
-
 def filing_rules() -> FilingRules:
     """The filing rules in force, from the settings (as the API builds them)."""
-    return FilingRules.of(_settings())
+    return FilingRules.of(app_settings())
 
 
 def _view(scope: Scope, credit_code: str, dsn: str, lang: str) -> ConfigView | None:
     return run(dsn, partial(config_view, scope=scope, credit_code=credit_code, lang=lang))
-
-
-def _china(at: datetime) -> str:
-    return at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
 # ---------------------------------------------------------------- pure builders
@@ -232,7 +223,7 @@ def filing_card(filing: dict[str, Any], view: ConfigView, now: datetime, lang: s
     live = filing["state"] in ("FILED", "APPROVED") and filing["ends_at"] > now
     facts = [
         _system_name(view, filing["system_code"], lang),
-        f"{_china(filing['starts_at'])} – {_china(filing['ends_at'])}",
+        f"{china_time(filing['starts_at'])} – {china_time(filing['ends_at'])}",
         f"{t('cfg.filed_by', lang)} {filing['filed_by']}",
     ]
     remark = filing.get("decision_remark")
@@ -535,9 +526,9 @@ def plan_form(view: ConfigView, c: Choices, lang: str) -> html.Section:
 
 def default_window(now: datetime) -> tuple[str, str]:
     """A filing form's first window: from the next quarter hour, for four hours (China time)."""
-    local = now.astimezone(CHINA).replace(second=0, microsecond=0)
+    local = in_china(now).replace(second=0, microsecond=0)
     start = local + timedelta(minutes=15 - local.minute % 15)
-    return _china(start), _china(start + timedelta(hours=DEFAULT_FILING_HOURS))
+    return china_time(start), china_time(start + timedelta(hours=DEFAULT_FILING_HOURS))
 
 
 def filing_form(view: ConfigView, c: Choices, now: datetime, lang: str) -> html.Section:
@@ -600,30 +591,20 @@ def page_for(scope: Scope | None, credit_code: str, dsn: str, lang: str = DEFAUL
             dcc.Store(id=CFG_CODE, data=credit_code),
             dcc.Store(id=CFG_VERSION, data=0),
             html.H2(f"{view.header.name} · {t('nav.config', lang)}", id=CFG_NAME),
-            html.P(
-                t("cfg.readonly", lang),
-                id=CFG_READONLY,
-                className="cln-note" if not view.writable else "cln-note cln-hidden",
+            readonly_note(t("cfg.readonly", lang), CFG_READONLY, writable=view.writable),
+            section(
+                t("cfg.plans", lang),
+                "cfg-plans-heading",
+                html.P(t("cfg.plans_intro", lang), id="cfg-plans-intro", className="cln-note"),
+                html.Div(plans_list(view, lang), id=CFG_PLANS),
+                plan_form(view, c, lang),
             ),
-            html.Section(
-                [
-                    html.H3(t("cfg.plans", lang), id="cfg-plans-heading"),
-                    html.P(t("cfg.plans_intro", lang), id="cfg-plans-intro", className="cln-note"),
-                    html.Div(plans_list(view, lang), id=CFG_PLANS),
-                    plan_form(view, c, lang),
-                ],
-                className="cln-section",
-            ),
-            html.Section(
-                [
-                    html.H3(t("cfg.filings", lang), id="cfg-filings-heading"),
-                    html.P(
-                        t("cfg.filings_intro", lang), id="cfg-filings-intro", className="cln-note"
-                    ),
-                    html.Div(filings_list(view, now, lang), id=CFG_FILINGS),
-                    filing_form(view, c, now, lang),
-                ],
-                className="cln-section",
+            section(
+                t("cfg.filings", lang),
+                "cfg-filings-heading",
+                html.P(t("cfg.filings_intro", lang), id="cfg-filings-intro", className="cln-note"),
+                html.Div(filings_list(view, now, lang), id=CFG_FILINGS),
+                filing_form(view, c, now, lang),
             ),
         ],
         className="cln-page",
@@ -708,7 +689,7 @@ def plan_spec(values: PlanValues, lang: str) -> PlanSpec:
     )
 
 
-def china_time(value: object, lang: str) -> datetime:
+def parse_china_time(value: object, lang: str) -> datetime:
     """A form's ``2025-03-03 08:00`` (China time) as an aware datetime (FormError otherwise)."""
     text = _text(value)
     for fmt in TIME_FORMATS:
@@ -782,7 +763,7 @@ def file_for(
     try:
         if not text or len(text) > MAX_REASON:
             raise FormError(t("cfg.reason_required", lang).format(n=MAX_REASON))
-        starts_at, ends_at = china_time(starts, lang), china_time(ends, lang)
+        starts_at, ends_at = parse_china_time(starts, lang), parse_china_time(ends, lang)
     except FormError as err:
         return False, t("cfg.refused", lang) + str(err)
     outcome = run(

@@ -1,6 +1,6 @@
 """Enterprise live twin (``/enterprise/<credit_code>``, 企业端实时孪生): the plant's systems and
 points with live values, a point's trend with its limits, the risk level with its composition and
-what lowers it, and the open alarms.
+what lowers it, the open alarms, and the cameras with a live view (signed, short-lived URLs).
 
 Only a caller whose jurisdiction sees the enterprise gets the page; everyone else (an unknown
 code, another enterprise) gets the same "not found": existence does not leak. A caller not logged
@@ -19,11 +19,11 @@ import dash
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
-from flask import current_app
 from psycopg import AsyncConnection
 
 from dash_app import ids
 from dash_app.auth import database_url, login_prompt, request_scope
+from dash_app.components.cameras import cameras_content, cameras_for, live_links
 from dash_app.enterprise_queries import (
     RANGES,
     PointRow,
@@ -44,9 +44,9 @@ from dash_app.figures.enterprise import (
     trend_figure,
 )
 from dash_app.i18n import DEFAULT_LANG, t
+from dash_app.regulator_queries import CameraView
+from dash_app.server import app_settings, risk_model
 from device_catalog import load_catalog
-from risk.model import RiskModel
-from risk.model_holder import ModelHolder
 from twins.scope import Scope
 
 dash.register_page(  # type: ignore[no-untyped-call]
@@ -55,17 +55,6 @@ dash.register_page(  # type: ignore[no-untyped-call]
 
 REFRESH_MS: Final = 5_000  # live values refresh by themselves this often
 DEFAULT_RANGE: Final[RangeKey] = "1h"
-_MODELS_KEY: Final = "dusttwin_risk_models"
-
-
-def risk_model() -> RiskModel:
-    """The risk model in force (reloaded when its file changes), held by the Flask app."""
-    holder: ModelHolder | None = current_app.extensions.get(_MODELS_KEY)
-    if holder is None:
-        settings = current_app.config.get("DUSTTWIN_SETTINGS")
-        holder = ModelHolder(getattr(settings, "risk_model_file", None))
-        current_app.extensions[_MODELS_KEY] = holder
-    return holder.current()
 
 
 def _snapshot(scope: Scope, credit_code: str, dsn: str, lang: str) -> Snapshot | None:
@@ -147,12 +136,49 @@ def page_for(scope: Scope | None, credit_code: str, dsn: str, lang: str = DEFAUL
                         ],
                         className="ent-card ent-alarms",
                     ),
+                    html.Section(
+                        [
+                            html.H3(t("one.video", lang), id=ids.ENT_CAMERAS_HEADING),
+                            html.Button(
+                                t("one.reload_video", lang), id=ids.ENT_CAMERAS_RELOAD, n_clicks=0
+                            ),
+                            html.Div(
+                                cameras_content(_cameras(scope, credit_code, dsn), lang, "ent"),
+                                id=ids.ENT_CAMERAS,
+                            ),
+                        ],
+                        className="ent-card ent-cameras",
+                    ),
                 ],
                 className="ent-grid",
             ),
         ],
         className="ent-page",
     )
+
+
+def _cameras(scope: Scope, credit_code: str, dsn: str) -> tuple[CameraView, ...]:
+    return cameras_for(scope, credit_code, dsn, live_links(app_settings()))
+
+
+@callback(
+    Output(ids.ENT_CAMERAS, "children"),
+    Output(ids.ENT_CAMERAS_HEADING, "children"),
+    Output(ids.ENT_CAMERAS_RELOAD, "children"),
+    Input(ids.ENT_CAMERAS_RELOAD, "n_clicks"),
+    Input(ids.LANG_STORE, "data"),
+    State(ids.ENT_CODE, "data"),
+)
+def reload_cameras(_n: int, lang: str, credit_code: str) -> tuple[Any, str, str]:
+    """Fresh signed live URLs (they expire after a few minutes) and the cameras' states; not on
+    every tick, so that a playing stream is not restarted."""
+    if dash.ctx.triggered_id is None and lang == DEFAULT_LANG:
+        raise PreventUpdate
+    scope = request_scope()
+    if scope is None or not isinstance(credit_code, str):
+        raise PreventUpdate
+    cameras = _cameras(scope, credit_code, database_url())
+    return cameras_content(cameras, lang, "ent"), t("one.video", lang), t("one.reload_video", lang)
 
 
 def layout(credit_code: str | None = None, **_: Any) -> html.Div:

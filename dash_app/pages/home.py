@@ -7,13 +7,12 @@ from typing import Any
 
 import dash
 from dash import Input, Output, callback, html
-from flask import current_app
 
 from dash_app import ids
 from dash_app.components.status import status_table
 from dash_app.i18n import t
+from dash_app.server import app_settings
 from dusttwin.health import check_all
-from dusttwin.settings import Settings
 
 dash.register_page(__name__, path="/", name="home")  # type: ignore[no-untyped-call]
 
@@ -33,6 +32,5 @@ def layout(**_: Any) -> html.Div:
 )
 def render(lang: str) -> tuple[str, str, html.Table]:
     """Fill the page in the chosen language, with a fresh health report."""
-    settings: Settings = current_app.config["DUSTTWIN_SETTINGS"]
-    report = asyncio.run(check_all(settings))
+    report = asyncio.run(check_all(app_settings()))
     return t("home.heading", lang), t("home.intro", lang), status_table(report, lang)

@@ -16,7 +16,7 @@ gateway id) can be forged.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import dash
@@ -44,6 +44,7 @@ from dash_app.integrator_queries import (
     system_points,
     systems,
 )
+from dash_app.timefmt import china_time
 from device_catalog import Catalog, DeviceCatalogError, Indicator, load_catalog
 from twins.errors import ThingExistsError, ThingNotFoundError, TwinsError
 from twins.queries import list_parts
@@ -97,7 +98,6 @@ LABELS: Final = {
 
 REFRESH_MS: Final = 10_000
 ROLES: Final = ("integrator", "admin")
-CST: Final = timezone(timedelta(hours=8), "CST")  # China has one time zone and no DST
 ANY_GATEWAY: Final = ""  # the point-gateway dropdown's "any gateway of the enterprise"
 
 
@@ -115,7 +115,7 @@ def _local(ts: str | datetime | None) -> str:
     when = ts if isinstance(ts, datetime) else _parse(ts)
     if when is None:
         return str(ts)
-    return when.astimezone(CST).strftime("%m-%d %H:%M:%S")
+    return china_time(when, "%m-%d %H:%M:%S")
 
 
 def _parse(ts: str) -> datetime | None:

@@ -11,34 +11,31 @@ a camera's own links may carry the video service's credentials and never reach t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Final
 
 import dash
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
-from flask import current_app
 
 from dash_app import ids
 from dash_app.auth import database_url, login_prompt, request_scope
+from dash_app.components.cameras import cameras_content, cameras_for, live_links, online_text
+from dash_app.components.history import code_name, feedback_lines, history_list, state_name
 from dash_app.enterprise_queries import run
 from dash_app.figures.enterprise import not_found, plant_view
 from dash_app.i18n import DEFAULT_LANG, STRINGS, t
 from dash_app.regulator_queries import (
-    CameraView,
     GatewayState,
     LiveLinks,
     OneScreen,
     SystemState,
-    enterprise_cameras,
-    local_time,
     one_screen,
 )
+from dash_app.server import app_settings
+from dash_app.timefmt import local_time
 from device_catalog import load_catalog
-from dusttwin.settings import Settings
-from risk.lifecycle import STATE_NAMES, VERIFICATIONS
-from risk.statistics import CHINA
 from twins.regions import is_known_adcode, region
 from twins.schemas import DUST_TYPE_NAMES
 from twins.scope import Scope
@@ -62,20 +59,6 @@ ONE_NOT_FOUND: Final = "one-not-found"
 REFRESH_MS: Final = 30_000  # [DEFAULT] a spot check looks at a moment: refresh twice a minute
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.config["DUSTTWIN_SETTINGS"]
-    return settings
-
-
-def live_links(settings: Settings) -> LiveLinks:
-    """How camera links are signed for this platform (its secret, API address, URL lifetime)."""
-    return LiveLinks(
-        settings.secret_key.get_secret_value(),
-        settings.api_url,
-        timedelta(seconds=settings.video_url_ttl_s),
-    )
-
-
 def _screen(
     scope: Scope, credit_code: str, dsn: str, lang: str, links: LiveLinks
 ) -> OneScreen | None:
@@ -94,14 +77,6 @@ def _screen(
 # ---------------------------------------------------------------- small pieces
 
 
-def _name(prefix: str, key: str | None, lang: str) -> str:
-    """A translated name for a code (``prefix.key``), the code itself when there is none."""
-    if key is None:
-        return "—"
-    full = f"{prefix}.{key}"
-    return t(full, lang) if full in STRINGS else key
-
-
 def _iso(text: str | None) -> str:
     if not text:
         return "—"
@@ -109,12 +84,6 @@ def _iso(text: str | None) -> str:
         return local_time(datetime.fromisoformat(text))
     except ValueError:
         return text
-
-
-def _on_off(online: bool | None, lang: str) -> html.Span:
-    key = {True: "one.online", False: "one.offline", None: "one.unknown"}[online]
-    cls = {True: "reg-ok", False: "reg-bad", None: "reg-muted"}[online]
-    return html.Span(t(key, lang), className=cls)
 
 
 def _card(section_id: str, heading: str, body: Any, extra: str = "") -> html.Section:
@@ -130,11 +99,6 @@ def _table(columns: list[str], rows: list[html.Tr], lang: str, empty: str) -> An
     return html.Div(
         html.Table([head, html.Tbody(rows)], className="reg-table"), className="reg-scroll"
     )
-
-
-def _state_name(state: str, lang: str) -> str:
-    names = STATE_NAMES.get(state)
-    return state if names is None else names[0 if lang == "zh" else 1]
 
 
 # ---------------------------------------------------------------- the enterprise
@@ -180,7 +144,7 @@ def profile(screen: OneScreen, lang: str) -> html.Section:
                         ),
                         html.Span(f"{t('one.score', lang)} {score}"),
                         html.Span(f"{t('one.evaluated', lang)} {_iso(screen.risk_evaluated_at)}"),
-                        _on_off(screen.online, lang),
+                        online_text(screen.online, lang),
                     ],
                     className="one-risk",
                 ),
@@ -211,7 +175,7 @@ def system_row(s: SystemState, lang: str) -> html.Tr:
     return html.Tr(
         [
             html.Td(f"{s.name} ({s.system_code})"),
-            html.Td(_name("one.collector", s.collector, lang)),
+            html.Td(code_name("one.collector", s.collector, lang)),
             html.Td(
                 [
                     html.Span(t(running, lang), className=cls),
@@ -236,7 +200,7 @@ def gateway_row(g: GatewayState, lang: str) -> html.Tr:
             html.Td(f"{g.name or g.gateway_id} ({g.gateway_id})"),
             html.Td(g.transport or "—"),
             html.Td(period),
-            html.Td(_on_off(g.online, lang)),
+            html.Td(online_text(g.online, lang)),
             html.Td(_iso(g.last_seen)),
         ],
         id=f"one-gateway-{g.gateway_id}",
@@ -246,54 +210,41 @@ def gateway_row(g: GatewayState, lang: str) -> html.Tr:
 # ---------------------------------------------------------------- alarms and warnings
 
 
-def history_list(history: list[dict[str, Any]], prefix: str, lang: str) -> html.Ol:
-    """Every step of an alarm's or warning's life: when, what, who, with its remark or reason."""
-    items = []
-    for h in history:
-        detail = h.get("detail") or {}
-        words = [
-            local_time(h.get("at")),
-            _name(prefix, h.get("action"), lang),
-            h.get("actor") or "",
-        ]
-        if h.get("to_state") and h.get("from_state") != h.get("to_state"):
-            words.append(f"→ {_state_name(h['to_state'], lang)}")
-        if h.get("action") == "escalated":
-            words.append(tier_text(detail, lang))
-        for key in ("verification", "cause", "measures", "remark", "reason"):
-            if detail.get(key):
-                value = str(detail[key])
-                if key == "verification" and value in VERIFICATIONS:
-                    value = VERIFICATIONS[value][0 if lang == "zh" else 1]
-                words.append(f"{t(f'one.detail.{key}', lang)}: {value}")
-        items.append(html.Li(" ".join(w for w in words if w)))
-    return html.Ol(items, className="reg-history")
-
-
 def tier_text(step: dict[str, Any], lang: str) -> str:
     """To whom a warning went: the tier and its regulator's region (督办 to 上海市 city level)."""
     code = str(step.get("regulator_adcode") or step.get("tier_adcode") or "")
     place = region(code).name if is_known_adcode(code) else code
-    return f"{_name('tier', step.get('tier'), lang)} {place}".strip()
+    return f"{code_name('tier', step.get('tier'), lang)} {place}".strip()
 
 
 def feedback_text(feedback: dict[str, Any] | None, lang: str) -> list[Any]:
     """The enterprise's feedback (cause, measures) and a regulator's reason for sending it back."""
     if not feedback:
         return []
-    parts: list[Any] = []
-    for key in ("cause", "measures", "rejected_reason"):
-        if feedback.get(key):
-            parts.append(html.P([html.B(f"{t(f'one.detail.{key}', lang)}: "), str(feedback[key])]))
+    parts = feedback_lines(feedback, lang)
     if feedback.get("photos"):
         parts.append(html.P(f"{t('one.photos', lang)}: {len(feedback['photos'])}"))
     return parts
 
 
+def _life_cell(item: dict[str, Any], prefix: str, kind: str, lang: str) -> html.Td:
+    """An alarm's or warning's history and feedback, folded, and the way to handle it."""
+    return html.Td(
+        html.Details(
+            [
+                html.Summary(t("one.history", lang)),
+                history_list(item.get("history") or [], prefix, lang, tier_text),
+                *feedback_text(item.get("feedback"), lang),
+                dcc.Link(t("one.handle", lang), href=f"/supervision?{kind}={item['id']}"),
+            ]
+        )
+    )
+
+
 def alarm_row(a: dict[str, Any], lang: str) -> html.Tr:
     """An alarm with its state, deadlines and, folded, its handling history and feedback."""
     overdue = bool(a.get("ack_overdue") or a.get("feedback_overdue"))
-    state = _state_name(a["state"], lang) + (f" ({t('one.overdue', lang)})" if overdue else "")
+    state = state_name(a["state"], lang) + (f" ({t('one.overdue', lang)})" if overdue else "")
     what = " · ".join(
         x for x in (a.get("system_code"), a.get("indicator"), a.get("alarm_type")) if x
     )
@@ -303,16 +254,7 @@ def alarm_row(a: dict[str, Any], lang: str) -> html.Tr:
             html.Td(what or "—"),
             html.Td(a["level"], className=f"alarm-level alarm-{a['level']}"),
             html.Td(state, className="reg-bad" if overdue else ""),
-            html.Td(
-                html.Details(
-                    [
-                        html.Summary(t("one.history", lang)),
-                        history_list(a.get("history") or [], "one.action", lang),
-                        *feedback_text(a.get("feedback"), lang),
-                        dcc.Link(t("one.handle", lang), href=f"/supervision?alarm={a['id']}"),
-                    ]
-                )
-            ),
+            _life_cell(a, "one.action", "alarm", lang),
         ],
         id=f"one-alarm-{a['id']}",
         className="overdue" if overdue else "",
@@ -322,14 +264,14 @@ def alarm_row(a: dict[str, Any], lang: str) -> html.Tr:
 def warning_row(w: dict[str, Any], lang: str) -> html.Tr:
     """A warning with its level, state, deadlines, responsible tier and, folded, its history."""
     overdue = bool(w.get("ack_overdue") or w.get("feedback_overdue"))
-    state = _name("sup.wstate", w["state"], lang) + (
+    state = code_name("sup.wstate", w["state"], lang) + (
         f" ({t('one.overdue', lang)})" if overdue else ""
     )
     escalated = [h for h in w.get("history") or [] if h.get("action") == "escalated"]
     return html.Tr(
         [
             html.Td(local_time(w["raised_at"])),
-            html.Td(_name("sup.trigger", w["trigger"], lang)),
+            html.Td(code_name("sup.trigger", w["trigger"], lang)),
             html.Td(
                 t(f"level.{w['level']}", lang), className=f"reg-level-text level-text-{w['level']}"
             ),
@@ -338,16 +280,7 @@ def warning_row(w: dict[str, Any], lang: str) -> html.Tr:
                 tier_text({"tier": w["tier"], "tier_adcode": w["tier_adcode"]}, lang)
                 + (f" ({t('one.escalated', lang)} ×{len(escalated)})" if escalated else "")
             ),
-            html.Td(
-                html.Details(
-                    [
-                        html.Summary(t("one.history", lang)),
-                        history_list(w.get("history") or [], "sup.waction", lang),
-                        *feedback_text(w.get("feedback"), lang),
-                        dcc.Link(t("one.handle", lang), href=f"/supervision?warning={w['id']}"),
-                    ]
-                )
-            ),
+            _life_cell(w, "sup.waction", "warning", lang),
         ],
         id=f"one-warning-{w['id']}",
         className="overdue" if overdue else "",
@@ -371,7 +304,8 @@ def task_row(task: dict[str, Any], lang: str) -> html.Tr:
             ),
             html.Td(f"{task['area']} ({t('one.zone', lang)} {task['zone']})"),
             html.Td(
-                _name("one.task", state, lang), className="reg-bad" if state == "OVERDUE" else ""
+                code_name("one.task", state, lang),
+                className="reg-bad" if state == "OVERDUE" else "",
             ),
             html.Td(who),
             html.Td(str(len(task.get("photos") or []))),
@@ -406,55 +340,6 @@ def cleaning_section(screen: OneScreen, lang: str) -> html.Section:
                 ),
             ]
         ),
-    )
-
-
-# ---------------------------------------------------------------- cameras
-
-
-def camera_card(c: CameraView, lang: str) -> html.Div:
-    """A camera: connectivity, the live stream in the page and a link to open it on its own."""
-    state = [_on_off(c.online, lang), html.Small(f" {t('one.checked', lang)} {_iso(c.last_check)}")]
-    if c.error:
-        state.append(html.Small(f" {c.error}", className="reg-bad"))
-    if c.live_url is None:
-        player: list[Any] = [html.P(t("one.no_live", lang), className="reg-muted")]
-    else:
-        until = "—" if c.expires_at is None else c.expires_at.astimezone(CHINA).strftime("%H:%M")
-        player = [
-            html.Video(
-                src=c.live_url,
-                controls=True,
-                muted=True,
-                preload="none",
-                id=f"one-video-{c.gb28181_id}",
-                className="one-video",
-            ),
-            html.A(
-                t("one.open_live", lang),
-                href=c.live_url,
-                target="_blank",
-                rel="noopener noreferrer",
-                id=f"one-live-{c.gb28181_id}",
-            ),
-            html.Small(f" {t('one.valid_until', lang)} {until} ({c.live_kind})"),
-        ]
-    return html.Div(
-        [html.H4(f"{c.name} · {c.system_code or '—'}"), html.P(state), *player],
-        id=f"one-camera-{c.gb28181_id}",
-        className="one-camera",
-    )
-
-
-def cameras_content(cameras: tuple[CameraView, ...], lang: str) -> html.Div:
-    """Every camera of the enterprise, with a note on what browsers play."""
-    if not cameras:
-        return html.Div(html.P(t("one.no_cameras", lang), className="reg-empty"))
-    return html.Div(
-        [
-            html.P(t("one.hls_note", lang), className="reg-muted"),
-            html.Div([camera_card(c, lang) for c in cameras], className="one-camera-grid"),
-        ]
     )
 
 
@@ -587,7 +472,7 @@ def page_for(
 
 def layout(credit_code: str | None = None, **_: Any) -> html.Div:
     """The page for the logged-in caller (Chinese first; callbacks follow the switch)."""
-    return page_for(request_scope(), credit_code or "", database_url(), live_links(_settings()))
+    return page_for(request_scope(), credit_code or "", database_url(), live_links(app_settings()))
 
 
 @callback(
@@ -612,7 +497,7 @@ def refresh(_n: int, lang: str, credit_code: str) -> html.Div:
     scope = request_scope()
     if scope is None or not isinstance(credit_code, str):
         raise PreventUpdate
-    screen = _screen(scope, credit_code, database_url(), lang, live_links(_settings()))
+    screen = _screen(scope, credit_code, database_url(), lang, live_links(app_settings()))
     if screen is None:
         raise PreventUpdate  # out of scope meanwhile: show nothing new
     return live_content(screen, lang)
@@ -633,15 +518,5 @@ def reload_cameras(_n: int, lang: str, credit_code: str) -> tuple[Any, str, str]
     scope = request_scope()
     if scope is None or not isinstance(credit_code, str):
         raise PreventUpdate
-    cameras = cameras_for(scope, credit_code, database_url(), live_links(_settings()))
+    cameras = cameras_for(scope, credit_code, database_url(), live_links(app_settings()))
     return cameras_content(cameras, lang), t("one.video", lang), t("one.reload_video", lang)
-
-
-def cameras_for(
-    scope: Scope, credit_code: str, dsn: str, links: LiveLinks
-) -> tuple[CameraView, ...]:
-    """The enterprise's cameras with fresh links (none outside the caller's jurisdiction)."""
-    now = datetime.now(UTC)
-    return run(
-        dsn, partial(enterprise_cameras, scope=scope, credit_code=credit_code, links=links, now=now)
-    )

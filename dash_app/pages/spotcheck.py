@@ -19,6 +19,8 @@ from psycopg import AsyncConnection
 
 from dash_app import ids
 from dash_app.auth import database_url, login_prompt, request_scope
+from dash_app.components.forms import field, submit
+from dash_app.components.paging import PAGE_SIZE, PageShown, load_page, page_shown, summary
 from dash_app.enterprise_queries import run
 from dash_app.i18n import DEFAULT_LANG, t
 from dash_app.regulator_queries import (
@@ -59,7 +61,6 @@ SPOT_TABLE: Final = "spot-table"
 SPOT_DENIED: Final = "spot-denied"
 # rows: f"spot-row-{credit_code}", the link to the one-screen view: f"spot-open-{credit_code}"
 
-PAGE_SIZE: Final = 20
 MAX_WORKERS: Final = 1_000_000
 YES, NO = "yes", "no"
 REGULATOR_ROLES: Final = frozenset({"regulator", "admin"})
@@ -122,10 +123,6 @@ def _yes_no_options(key: str, lang: str) -> list[dict[str, str]]:
     ]
 
 
-def _field(label: str, control: Any, for_id: str) -> html.Div:
-    return html.Div([html.Label(label, htmlFor=for_id), control], className="reg-field")
-
-
 def form(scope: Scope, values: FormValues, dsn: str, lang: str) -> html.Div:
     """The search form with the jurisdiction's regions and industries to choose from."""
 
@@ -140,7 +137,7 @@ def form(scope: Scope, values: FormValues, dsn: str, lang: str) -> html.Div:
     dropdown: dict[str, Any] = {"placeholder": t("spot.any", lang), "clearable": True}
     return html.Div(
         [
-            _field(
+            field(
                 t("spot.region", lang),
                 dcc.Dropdown(
                     id=SPOT_REGION,
@@ -153,7 +150,7 @@ def form(scope: Scope, values: FormValues, dsn: str, lang: str) -> html.Div:
                 ),
                 SPOT_REGION,
             ),
-            _field(
+            field(
                 t("spot.industry", lang),
                 dcc.Dropdown(
                     id=SPOT_INDUSTRY,
@@ -163,7 +160,7 @@ def form(scope: Scope, values: FormValues, dsn: str, lang: str) -> html.Div:
                 ),
                 SPOT_INDUSTRY,
             ),
-            _field(
+            field(
                 t("spot.workers", lang),
                 html.Div(
                     [
@@ -189,7 +186,7 @@ def form(scope: Scope, values: FormValues, dsn: str, lang: str) -> html.Div:
                 ),
                 SPOT_WORKERS_MIN,
             ),
-            _field(
+            field(
                 t("spot.level", lang),
                 dcc.Dropdown(
                     id=SPOT_LEVEL,
@@ -200,7 +197,7 @@ def form(scope: Scope, values: FormValues, dsn: str, lang: str) -> html.Div:
                 ),
                 SPOT_LEVEL,
             ),
-            _field(
+            field(
                 t("spot.dust", lang),
                 dcc.Dropdown(
                     id=SPOT_DUST,
@@ -213,7 +210,7 @@ def form(scope: Scope, values: FormValues, dsn: str, lang: str) -> html.Div:
                 ),
                 SPOT_DUST,
             ),
-            _field(
+            field(
                 t("spot.online", lang),
                 dcc.Dropdown(
                     id=SPOT_ONLINE,
@@ -223,7 +220,7 @@ def form(scope: Scope, values: FormValues, dsn: str, lang: str) -> html.Div:
                 ),
                 SPOT_ONLINE,
             ),
-            _field(
+            field(
                 t("spot.alarms", lang),
                 dcc.Dropdown(
                     id=SPOT_ALARMS,
@@ -233,7 +230,7 @@ def form(scope: Scope, values: FormValues, dsn: str, lang: str) -> html.Div:
                 ),
                 SPOT_ALARMS,
             ),
-            _field(
+            field(
                 t("spot.warnings", lang),
                 dcc.Dropdown(
                     id=SPOT_WARNINGS,
@@ -243,7 +240,7 @@ def form(scope: Scope, values: FormValues, dsn: str, lang: str) -> html.Div:
                 ),
                 SPOT_WARNINGS,
             ),
-            _field(
+            field(
                 t("spot.name", lang),
                 dcc.Input(
                     id=SPOT_NAME,
@@ -255,28 +252,13 @@ def form(scope: Scope, values: FormValues, dsn: str, lang: str) -> html.Div:
                 ),
                 SPOT_NAME,
             ),
-            html.Div(
-                html.Button(
-                    t("spot.search", lang), id=SPOT_SEARCH, n_clicks=0, className="reg-primary"
-                ),
-                className="reg-field reg-submit",
-            ),
+            submit(t("spot.search", lang), SPOT_SEARCH),
         ],
         className="reg-form",
     )
 
 
 # ---------------------------------------------------------------- the results
-
-
-class Results(NamedTuple):
-    """One page of results, ready to show."""
-
-    table: html.Div
-    summary: str
-    page: int
-    has_prev: bool
-    has_next: bool
 
 
 def _level_badge(level: str, lang: str) -> html.Span:
@@ -327,16 +309,11 @@ COLUMNS: Final = (
 )
 
 
-def results(scope: Scope, values: FormValues, page: int, dsn: str, lang: str) -> Results:
+def results(scope: Scope, values: FormValues, page: int, dsn: str, lang: str) -> PageShown:
     """The page ``page`` of what the form finds in the caller's jurisdiction."""
     f = filter_from(values)
-    page = max(page, 0)
-    total, shown = run(dsn, fetch_page(scope, f, page))
-    if not shown and total > 0:  # past the end (the results shrank meanwhile): the last page
-        page = (total - 1) // PAGE_SIZE
-        total, shown = run(dsn, fetch_page(scope, f, page))
-    pages = max(1, -(-total // PAGE_SIZE))
-    count = t("spot.count", lang).format(total=total, page=page + 1, pages=pages)
+    page, total, shown = load_page(page, lambda n: run(dsn, fetch_page(scope, f, n)))
+    count = summary("spot.count", total, page, lang)
     if not shown:
         table = html.Div(html.P(t("spot.none", lang)), className="reg-empty")
     else:
@@ -345,7 +322,7 @@ def results(scope: Scope, values: FormValues, page: int, dsn: str, lang: str) ->
         table = html.Div(
             html.Table([head, body], id=SPOT_TABLE, className="reg-table"), className="reg-scroll"
         )
-    return Results(table, count, page, page > 0, (page + 1) * PAGE_SIZE < total)
+    return page_shown(table, count, page, total)
 
 
 def fetch_page(

@@ -19,23 +19,25 @@ from typing import Any, Final, Literal, NamedTuple
 import dash
 from dash import ALL, Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
-from flask import current_app
 from psycopg import AsyncConnection
 
 from dash_app import ids
 from dash_app.auth import database_url, login_prompt, request_scope
+from dash_app.components.forms import field, submit
+from dash_app.components.history import code_name, feedback_lines, history_list, state_name
+from dash_app.components.paging import PAGE_SIZE, PageShown, load_page, page_shown, summary
 from dash_app.enterprise_queries import run
-from dash_app.i18n import DEFAULT_LANG, STRINGS, t
+from dash_app.i18n import DEFAULT_LANG, t
 from dash_app.regulator_queries import (
     Thumbnail,
     alarm_detail,
-    local_time,
     supervision_alarms,
     supervision_warnings,
     thumbnails,
     warning_detail,
 )
-from dusttwin.settings import Settings
+from dash_app.server import photo_store
+from dash_app.timefmt import local_time
 from risk import alarms as alarm_store
 from risk import warnings_store
 from risk.alarms import AlarmFilter
@@ -45,10 +47,9 @@ from risk.errors import (
     LifecycleError,
     WarningNotFoundError,
 )
-from risk.lifecycle import LEVEL_RANK, STATE_NAMES, VERIFICATIONS
+from risk.lifecycle import LEVEL_RANK, VERIFICATIONS
 from risk.model import LEVELS
 from risk.warnings_store import WarningFilter
-from twins.photos import photo_store_from
 from twins.regions import is_known_adcode, region
 from twins.scope import Scope
 
@@ -81,7 +82,6 @@ SUP_DENIED: Final = "sup-denied"
 PICK: Final = "sup-pick"  # pattern-matching type of each row's "open" button
 # rows: f"sup-alarm-{id}" / f"sup-warning-{id}", each with a button.sup-pick that opens it
 
-PAGE_SIZE: Final = 20
 MAX_REMARK: Final = 2000  # as the API's Close / Reject / Remark bodies
 REGULATOR_ROLES: Final = frozenset({"regulator", "admin"})
 ALARM_STATES: Final = ("ACTIVE", "HANDLING", "FED_BACK", "REJECTED", "CLOSED")
@@ -93,21 +93,6 @@ Kind = Literal["alarm", "warning"]
 Action = Literal["close", "reject", "clear"]
 HIDDEN: Final = {"display": "none"}
 SHOWN: Final[dict[str, str]] = {}
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.config["DUSTTWIN_SETTINGS"]
-    return settings
-
-
-def _name(prefix: str, key: Any, lang: str) -> str:
-    full = f"{prefix}.{key}"
-    return t(full, lang) if full in STRINGS else ("—" if key is None else str(key))
-
-
-def _alarm_state(state: str, lang: str) -> str:
-    names = STATE_NAMES.get(state)
-    return state if names is None else names[0 if lang == "zh" else 1]
 
 
 def in_language(message: str, lang: str) -> str:
@@ -189,14 +174,14 @@ def _selected_from_url(alarm: str | None, warning: str | None) -> dict[str, Any]
 
 
 def _options(prefix: str, values: tuple[str, ...], lang: str) -> list[dict[str, str]]:
-    return [{"label": _name(prefix, v, lang), "value": v} for v in values]
+    return [{"label": code_name(prefix, v, lang), "value": v} for v in values]
 
 
 def state_options(is_warnings: bool, lang: str) -> list[dict[str, str]]:
     """The states to filter by: a warning's or an alarm's."""
     if is_warnings:
         return _options("sup.wstate", WARNING_STATES, lang)
-    return [{"label": _alarm_state(s, lang), "value": s} for s in ALARM_STATES]
+    return [{"label": state_name(s, lang), "value": s} for s in ALARM_STATES]
 
 
 def level_options(is_warnings: bool, lang: str) -> list[dict[str, str]]:
@@ -221,44 +206,38 @@ def form(q: Query, lang: str) -> html.Div:
                 inline=True,
                 className="reg-field sup-kind",
             ),
-            html.Div(
-                [
-                    html.Label(t("sup.state", lang), htmlFor=SUP_STATE),
-                    dcc.Dropdown(
-                        id=SUP_STATE,
-                        options=state_options(warn, lang),
-                        value=list(q.states) if isinstance(q.states, list | tuple) else [],
-                        multi=True,
-                        placeholder=t("sup.any", lang),
-                    ),
-                ],
-                className="reg-field",
+            field(
+                t("sup.state", lang),
+                dcc.Dropdown(
+                    id=SUP_STATE,
+                    options=state_options(warn, lang),
+                    value=list(q.states) if isinstance(q.states, list | tuple) else [],
+                    multi=True,
+                    placeholder=t("sup.any", lang),
+                ),
+                SUP_STATE,
             ),
-            html.Div(
-                [
-                    html.Label(t("sup.level", lang), htmlFor=SUP_LEVEL),
-                    dcc.Dropdown(
-                        id=SUP_LEVEL,
-                        options=level_options(warn, lang),
-                        value=list(q.levels) if isinstance(q.levels, list | tuple) else [],
-                        multi=True,
-                        placeholder=t("sup.any", lang),
-                    ),
-                ],
-                className="reg-field",
+            field(
+                t("sup.level", lang),
+                dcc.Dropdown(
+                    id=SUP_LEVEL,
+                    options=level_options(warn, lang),
+                    value=list(q.levels) if isinstance(q.levels, list | tuple) else [],
+                    multi=True,
+                    placeholder=t("sup.any", lang),
+                ),
+                SUP_LEVEL,
             ),
-            html.Div(
-                [
-                    html.Label(t("sup.enterprise", lang), htmlFor=SUP_ENTERPRISE),
-                    dcc.Input(
-                        id=SUP_ENTERPRISE,
-                        type="search",
-                        value=q.enterprise or "",
-                        maxLength=18,
-                        placeholder=t("sup.enterprise_hint", lang),
-                    ),
-                ],
-                className="reg-field",
+            field(
+                t("sup.enterprise", lang),
+                dcc.Input(
+                    id=SUP_ENTERPRISE,
+                    type="search",
+                    value=q.enterprise or "",
+                    maxLength=18,
+                    placeholder=t("sup.enterprise_hint", lang),
+                ),
+                SUP_ENTERPRISE,
             ),
             dcc.Checklist(
                 id=SUP_FLAGS,
@@ -270,12 +249,7 @@ def form(q: Query, lang: str) -> html.Div:
                 inline=True,
                 className="reg-field",
             ),
-            html.Div(
-                html.Button(
-                    t("sup.search", lang), id=SUP_SEARCH, n_clicks=0, className="reg-primary"
-                ),
-                className="reg-field reg-submit",
-            ),
+            submit(t("sup.search", lang), SUP_SEARCH),
         ],
         className="reg-form",
     )
@@ -315,7 +289,7 @@ def alarm_row(a: dict[str, Any], lang: str) -> html.Tr:
             html.Td(_enterprise_link(a)),
             html.Td(what),
             html.Td(a["level"], className=f"alarm-level alarm-{a['level']}"),
-            html.Td(_alarm_state(a["state"], lang)),
+            html.Td(state_name(a["state"], lang)),
             _deadline(a["ack_deadline"], a["ack_overdue"], acked, lang),
             _deadline(a["feedback_deadline"], a["feedback_overdue"], fed, lang),
         ],
@@ -330,7 +304,7 @@ def escalation_text(step: dict[str, Any], lang: str) -> str:
     place = region(code).name if is_known_adcode(code) else code
     at = step.get("at")
     when = local_time(at) if isinstance(at, datetime) else str(at or "")
-    return f"{_name('tier', step.get('tier'), lang)} {place} {when}".strip()
+    return f"{code_name('tier', step.get('tier'), lang)} {place} {when}".strip()
 
 
 def warning_row(w: dict[str, Any], lang: str) -> html.Tr:
@@ -344,9 +318,9 @@ def warning_row(w: dict[str, Any], lang: str) -> html.Tr:
             html.Td(_pick_button("warning", int(w["id"]), lang)),
             html.Td(local_time(w["raised_at"])),
             html.Td(_enterprise_link(w)),
-            html.Td(_name("sup.trigger", w["trigger"], lang)),
+            html.Td(code_name("sup.trigger", w["trigger"], lang)),
             html.Td(t(f"level.{w['level']}", lang), className=f"level-text-{w['level']}"),
-            html.Td(_name("sup.wstate", w["state"], lang)),
+            html.Td(code_name("sup.wstate", w["state"], lang)),
             html.Td(
                 escalation_text({"tier": w["tier"], "regulator_adcode": w["tier_adcode"]}, lang)
             ),
@@ -388,16 +362,6 @@ WARNING_COLUMNS: Final = (
 )
 
 
-class Listing(NamedTuple):
-    """One page of the list, ready to show."""
-
-    table: Any
-    summary: str
-    page: int
-    has_prev: bool
-    has_next: bool
-
-
 def _page_of(
     q: Query, scope: Scope, page: int
 ) -> Callable[[AsyncConnection[Any]], Awaitable[tuple[int, list[dict[str, Any]]]]]:
@@ -417,17 +381,12 @@ def _page_of(
     return fetch
 
 
-def listing(scope: Scope, q: Query, page: int, dsn: str, lang: str) -> Listing:
+def listing(scope: Scope, q: Query, page: int, dsn: str, lang: str) -> PageShown:
     """Page ``page`` of the alarms or warnings the form asks for, in the caller's jurisdiction."""
-    page = max(page, 0)
-    total, rows = run(dsn, _page_of(q, scope, page))
-    if not rows and total > 0:  # past the end (the list shrank meanwhile): the last page
-        page = (total - 1) // PAGE_SIZE
-        total, rows = run(dsn, _page_of(q, scope, page))
-    pages = max(1, -(-total // PAGE_SIZE))
-    count = t("sup.count", lang).format(total=total, page=page + 1, pages=pages)
+    page, total, rows = load_page(page, lambda n: run(dsn, _page_of(q, scope, n)))
+    count = summary("sup.count", total, page, lang)
     if not rows:
-        return Listing(
+        return PageShown(
             html.P(t("sup.none", lang), className="reg-empty"), count, page, False, False
         )
     columns = WARNING_COLUMNS if q.is_warnings else ALARM_COLUMNS
@@ -442,7 +401,7 @@ def listing(scope: Scope, q: Query, page: int, dsn: str, lang: str) -> Listing:
         ),
         className="reg-scroll",
     )
-    return Listing(table, count, page, page > 0, (page + 1) * PAGE_SIZE < total)
+    return page_shown(table, count, page, total)
 
 
 # ---------------------------------------------------------------- one item, in detail
@@ -452,37 +411,10 @@ def _facts(pairs: list[tuple[str, Any]], lang: str) -> html.Dl:
     return html.Dl([x for key, value in pairs for x in (html.Dt(t(key, lang)), html.Dd(value))])
 
 
-def _history(history: list[dict[str, Any]], prefix: str, lang: str) -> html.Ol:
-    items = []
-    for h in history:
-        detail = h.get("detail") or {}
-        words = [
-            local_time(h.get("at")),
-            _name(prefix, h.get("action"), lang),
-            h.get("actor") or "",
-        ]
-        if h.get("to_state") and h.get("from_state") != h.get("to_state"):
-            words.append(f"→ {_alarm_state(h['to_state'], lang)}")
-        if h.get("action") == "escalated":
-            words.append(escalation_text(detail, lang))
-        for key in ("verification", "cause", "measures", "remark", "reason"):
-            if detail.get(key):
-                value = str(detail[key])
-                if key == "verification" and value in VERIFICATIONS:
-                    value = VERIFICATIONS[value][0 if lang == "zh" else 1]
-                words.append(f"{t(f'one.detail.{key}', lang)}: {value}")
-        items.append(html.Li(" ".join(w for w in words if w)))
-    return html.Ol(items, className="reg-history")
-
-
 def _feedback(feedback: dict[str, Any] | None, photos: list[Thumbnail], lang: str) -> list[Any]:
     if not feedback:
         return [html.P(t("sup.no_feedback", lang), className="reg-muted")]
-    parts: list[Any] = [
-        html.P([html.B(f"{t(f'one.detail.{key}', lang)}: "), str(feedback[key])])
-        for key in ("cause", "measures", "rejected_reason")
-        if feedback.get(key)
-    ]
+    parts = feedback_lines(feedback, lang)
     if photos:
         parts.append(
             html.Div(
@@ -534,7 +466,7 @@ def _alarm_detail(a: dict[str, Any], photos: list[Thumbnail], lang: str) -> Deta
                         ),
                     ),
                     ("sup.col.level", a["level"]),
-                    ("sup.col.state", _alarm_state(a["state"], lang)),
+                    ("sup.col.state", state_name(a["state"], lang)),
                     ("sup.condition", condition),
                     ("sup.values", values),
                     (
@@ -549,7 +481,7 @@ def _alarm_detail(a: dict[str, Any], photos: list[Thumbnail], lang: str) -> Deta
             html.H4(t("sup.feedback", lang)),
             *_feedback(a.get("feedback"), photos, lang),
             html.H4(t("sup.history", lang)),
-            _history(a.get("history") or [], "one.action", lang),
+            history_list(a.get("history") or [], "one.action", lang, escalation_text),
         ]
     )
     return Detail(content, can_close=a["state"] == "FED_BACK")
@@ -566,10 +498,10 @@ def _warning_detail(w: dict[str, Any], photos: list[Thumbnail], lang: str) -> De
             _facts(
                 [
                     ("sup.col.enterprise", _enterprise_link(w)),
-                    ("sup.col.trigger", _name("sup.trigger", w["trigger"], lang)),
+                    ("sup.col.trigger", code_name("sup.trigger", w["trigger"], lang)),
                     ("sup.reason", reason),
                     ("sup.col.level", t(f"level.{w['level']}", lang)),
-                    ("sup.col.state", _name("sup.wstate", w["state"], lang)),
+                    ("sup.col.state", code_name("sup.wstate", w["state"], lang)),
                     (
                         "sup.col.tier",
                         escalation_text(
@@ -591,7 +523,7 @@ def _warning_detail(w: dict[str, Any], photos: list[Thumbnail], lang: str) -> De
             html.H4(t("sup.feedback", lang)),
             *_feedback(w.get("feedback"), photos, lang),
             html.H4(t("sup.history", lang)),
-            _history(w.get("history") or [], "sup.waction", lang),
+            history_list(w.get("history") or [], "sup.waction", lang, escalation_text),
         ]
     )
     return Detail(content, can_clear=w["state"] != "CLEARED")
@@ -603,7 +535,7 @@ def detail(scope: Scope, selected: Any, dsn: str, lang: str) -> Detail:
     if picked is None:
         return Detail(html.P(t("sup.pick_hint", lang), className="reg-muted"))
     kind, item_id = picked
-    store = photo_store_from(_settings())
+    store = photo_store()
     now = datetime.now(UTC)
 
     async def fetch(conn: AsyncConnection[Any]) -> tuple[dict[str, Any], list[Thumbnail]]:

@@ -41,7 +41,9 @@ DESKTOP: Final[ViewportSize] = {"width": 1366, "height": 900}
 PHONE: Final[ViewportSize] = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
+# package scope: the platform's processes and Playwright's event loop (which keeps asyncio.run
+# and pytest-asyncio from running in this thread) end with the browser tests, not with the session
+@pytest.fixture(scope="package")
 def platform(
     settings: Settings,
     fresh_database: Callable[[str], str],
@@ -70,7 +72,7 @@ def platform(
     broker.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(platform: Platform) -> Iterator[Browser]:
     """Headless Chromium from Debian (no browser download).
 

@@ -72,6 +72,9 @@ def test_regulator_sees_the_coloured_map_drills_down_and_sees_live_values(
     while _values(page) == before:
         assert time.monotonic() < deadline, "the live values did not change by themselves"
         page.wait_for_timeout(1_000)
+    # its cameras, each with a signed live link of the platform's video route
+    live = page.locator("#ent-cameras a[id^=ent-live-]").first
+    expect(live).to_have_attribute("href", re.compile(r"/api/v1/video/"))
     page.screenshot(path=screenshots / "enterprise-live-twin.png", full_page=True)
 
 

@@ -31,6 +31,7 @@ from dash_app.enterprise_queries import EnterpriseHeader
 from dusttwin.settings import Settings
 from risk.alarms import Change, Deadlines, Subject, apply_changes
 from tests.api.demo_data import JIADING_ONE, OWN
+from tests.dash_app.components import walk
 from tests.helpers import override
 from twins.photos import LocalPhotoStore
 from twins.scope import Scope
@@ -140,7 +141,7 @@ def test_an_alarm_card_shows_point_level_value_deadlines_and_overdue(page: Any) 
     assert "overdue" in card.className
     for shown in ("HHA 上上限", "1#除尘器 · 灰斗温度", "95 / 97.5 °C", "90 °C", "未确认 (已超期)"):
         assert shown in text
-    button = next(c for c in _walk(card) if isinstance(c, html.Button))  # what a browser clicks
+    button = next(c for c in walk(card) if isinstance(c, html.Button))  # what a browser clicks
     assert button.id == {"type": "alm-pick", "kind": "alarm", "id": 5, "at": "list"}  # type: ignore[attr-defined]
     assert getattr(button, "data-id") == "5"
 
@@ -304,17 +305,6 @@ def cookie_for(settings: Settings, username: str) -> dict[str, str]:
     return {"Cookie": f"{COOKIE}={token_for(settings, username)}"}
 
 
-def _walk(component: Any) -> list[Any]:
-    found = [component]
-    children = getattr(component, "children", None)
-    if isinstance(children, list | tuple):
-        for child in children:
-            found += _walk(child)
-    elif children is not None and hasattr(children, "children"):
-        found += _walk(children)
-    return found
-
-
 def post_callback(
     app: dash.Dash,
     token: str,
@@ -357,7 +347,7 @@ def test_another_enterprise_or_an_unknown_code_is_not_found_and_anonymous_must_l
     assert other == unknown
     assert "未找到该企业" in other
     assert OWN.record.name not in other
-    links = [c for c in _walk(nobody) if isinstance(c, dash.dcc.Link)]
+    links = [c for c in walk(nobody) if isinstance(c, dash.dcc.Link)]
     assert [link.href for link in links] == [f"/login?next=/alarms/{OWN_CODE}"]  # type: ignore[attr-defined]
 
 
@@ -491,7 +481,7 @@ def test_a_regulator_sees_the_alarms_read_only_and_may_not_acknowledge(
     with app.server.test_request_context(f"/alarms/{OWN_CODE}"):
         shown = page.page_for(BAOSHAN, OWN_CODE, dsn)
         form = page.form_for(BAOSHAN, OWN_CODE, {"kind": "alarm", "id": alarm_id}, dsn, "zh")
-    card = next(c for c in _walk(shown) if getattr(c, "id", None) == f"alm-alarm-{alarm_id}")
+    card = next(c for c in walk(shown) if getattr(c, "id", None) == f"alm-alarm-{alarm_id}")
     assert "data-id" not in str(card)  # no "处理" for a regulator
     assert form.title.startswith("只读")
     assert "alm-hidden" in form.body_class
@@ -570,7 +560,7 @@ def test_history_shows_who_acknowledged_fed_back_and_closed(
     assert fed.message == "反馈已提交，报警已自动闭环。"
     children, page_no, text, no_prev, _ = history
     item = next(
-        c for c in _walk(html.Div(children)) if getattr(c, "id", None) == f"alm-history-{alarm_id}"
+        c for c in walk(html.Div(children)) if getattr(c, "id", None) == f"alm-history-{alarm_id}"
     )
     shown = str(item)
     assert "确认" in shown

@@ -42,6 +42,7 @@ from device_catalog import load_catalog
 from dusttwin.settings import Settings
 from risk.statistics import china_day, compute_day, day_bounds
 from tests.api.demo_data import BAOSHAN, JIADING
+from tests.dash_app.components import walk
 from tests.helpers import made_up_credit_code, override
 from twins.gateways import register_gateway
 from twins.records import create_record
@@ -384,20 +385,8 @@ def browser(app: dash.Dash, settings: Settings, username: str) -> Any:
     return client
 
 
-def _walk(component: Any) -> list[Any]:
-    """A component and everything below it."""
-    found = [component]
-    children = getattr(component, "children", None)
-    if isinstance(children, list | tuple):
-        for child in children:
-            found += _walk(child)
-    elif children is not None and not isinstance(children, str | int | float):
-        found += _walk(children)
-    return found
-
-
 def _ids(component: Any) -> set[str]:
-    return {c.id for c in _walk(component) if isinstance(getattr(c, "id", None), str)}
+    return {c.id for c in walk(component) if isinstance(getattr(c, "id", None), str)}
 
 
 def test_the_page_follows_the_login_cookie(app: dash.Dash, settings: Settings) -> None:
@@ -419,7 +408,7 @@ def test_the_page_follows_the_login_cookie(app: dash.Dash, settings: Settings) -
         "analysis-table-coverage",
         "analysis-table-stale",
     }
-    links = [c.href for c in _walk(anonymous) if isinstance(c, dcc.Link)]  # type: ignore[attr-defined]
+    links = [c.href for c in walk(anonymous) if isinstance(c, dcc.Link)]  # type: ignore[attr-defined]
     assert expected <= _ids(own)
     assert "嘉定区 · 综合分析" in str(own)
     assert module.ANALYSIS_NOT_FOUND in _ids(other)

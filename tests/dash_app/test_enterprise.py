@@ -40,6 +40,7 @@ from device_catalog import load_catalog
 from dusttwin.settings import Settings
 from risk.model import AlarmFact, EnterpriseInputs, default_model, evaluate, what_to_lower
 from tests.api.demo_data import JIADING_ONE, OWN
+from tests.dash_app.components import walk
 from tests.helpers import override
 from twins.scope import Scope
 from twins.tokens import issue_token
@@ -317,6 +318,22 @@ def test_the_page_shows_own_plant_and_not_found_for_anyone_else(app: dash.Dash, 
     )
     assert "未找到该企业" in str(other)
     assert OWN.record.name not in str(other)
+
+
+def test_the_enterprise_sees_its_cameras_through_signed_links_only(
+    app: dash.Dash, dsn: str, settings: Settings
+) -> None:
+    page = enterprise_page(app)
+    with app.server.test_request_context(f"/enterprise/{OWN_CODE}"):
+        shown = page.page_for(OWN_SCOPE, OWN_CODE, dsn)
+    text = str(shown)
+    for camera in OWN.cameras:
+        assert f"ent-camera-{camera.gb28181_id}" in text
+    links = [c for c in walk(shown) if str(getattr(c, "id", "")).startswith("ent-live-")]
+    assert len(links) == len(OWN.cameras)
+    # the API's signed video route, never the camera's own address
+    assert all(link.href.startswith(f"{settings.api_url}/api/v1/video/") for link in links)
+    assert "127.0.0.1:8888" not in text  # the demo cameras' own stream server
 
 
 def test_the_trend_callback_draws_own_points_only(app: dash.Dash, dsn: str, readings: int) -> None:

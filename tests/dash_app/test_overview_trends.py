@@ -34,6 +34,7 @@ from dash_app.queries import (
 from device_catalog import load_catalog
 from dusttwin.settings import Settings
 from risk.statistics import china_day, day_bounds
+from tests.dash_app.components import walk
 from tests.helpers import made_up_credit_code, override
 from twins.records import create_record
 from twins.registry import ENTERPRISE, RegistryValidator
@@ -74,18 +75,6 @@ EVALUATIONS = (
     ("E", 0, "orange"),
     ("E", 0, "blue"),
 )
-
-
-def _walk(component: Any) -> list[Any]:
-    """A component and everything below it."""
-    found = [component]
-    children = getattr(component, "children", None)
-    if isinstance(children, list | tuple):
-        for child in children:
-            found += _walk(child)
-    elif children is not None and not isinstance(children, str | int | float):
-        found += _walk(children)
-    return found
 
 
 async def _register(dsn: str) -> None:
@@ -147,7 +136,7 @@ def test_the_changes_view_counts_up_and_down_and_links_each_enterprise() -> None
         LevelChange("CC2", "乙企业", MINHANG, "orange", "blue", NOW),
         LevelChange("CC3", "丙企业", MINHANG, "blue", "yellow", NOW),
     ]
-    walked = _walk(level_changes_view(changes, "zh", id_prefix="x"))
+    walked = walk(level_changes_view(changes, "zh", id_prefix="x"))
     parts = {c.id: c for c in walked if getattr(c, "id", None)}
     links = [c.href for c in walked if isinstance(c, dcc.Link)]  # type: ignore[attr-defined]
     assert parts["x-up"].children == "2"
@@ -244,7 +233,7 @@ def test_the_history_part_shows_changes_and_trend_to_the_jurisdiction_only(
         own = overview.render_history(None, "zh")
     with app.server.test_request_context("/overview"):
         anonymous = overview.render_history(MINHANG, "zh")
-    parts = [c for part in shown for c in _walk(part)]
+    parts = [c for part in shown for c in walk(part)]
     graphs = [c for c in parts if isinstance(c, dcc.Graph)]
     links = {c.href for c in parts if isinstance(c, dcc.Link)}  # type: ignore[attr-defined]
     up = next(c for c in parts if getattr(c, "id", None) == f"{overview.OVERVIEW_CHANGES}-up")

@@ -39,6 +39,7 @@ from dash_app.queries import (
 from dusttwin.demo import DEMO_PASSWORD
 from dusttwin.settings import Settings
 from risk.model import TIERS
+from tests.dash_app.components import walk
 from tests.helpers import override
 from twins.scope import Scope
 from twins.tokens import issue_token
@@ -255,7 +256,7 @@ def test_region_page_of_own_jurisdiction_shows_the_map(app: dash.Dash, settings:
     region = page_module("/region")
     with app.server.test_request_context("/region/310113", headers=cookie_for(settings, "baoshan")):
         page = region.layout(adcode="310113")
-    graph = next(c for c in _walk(page) if getattr(c, "id", None) == ids.REGION_MAP)
+    graph = next(c for c in walk(page) if getattr(c, "id", None) == ids.REGION_MAP)
     drawn = sum(len(tr.x) for tr in graph.figure.data if tr.type == "scattergl")
     assert drawn >= 30  # the demo's 30 enterprises of Baoshan, all located (+ other tests')
     assert "宝山区" in str(page)
@@ -265,7 +266,7 @@ def test_region_outside_the_jurisdiction_is_not_found(app: dash.Dash, settings: 
     region = page_module("/region")
     with app.server.test_request_context("/region/310114", headers=cookie_for(settings, "baoshan")):
         page = region.layout(adcode="310114")
-    found_ids = {getattr(c, "id", None) for c in _walk(page)}
+    found_ids = {getattr(c, "id", None) for c in walk(page)}
     assert ids.REGION_NOT_FOUND in found_ids
     assert ids.REGION_MAP not in found_ids
 
@@ -276,10 +277,10 @@ def test_region_without_adcode_redirects_home_and_anonymous_gets_a_login_link(
     region = page_module("/region")
     with app.server.test_request_context("/region", headers=cookie_for(settings, "baoshan")):
         home = region.layout()
-    redirect = next(c for c in _walk(home) if getattr(c, "id", None) == ids.REGION_REDIRECT)
+    redirect = next(c for c in walk(home) if getattr(c, "id", None) == ids.REGION_REDIRECT)
     with app.server.test_request_context("/region/310113"):
         anonymous = region.layout(adcode="310113")
-    links = [c for c in _walk(anonymous) if isinstance(c, dcc.Link)]
+    links = [c for c in walk(anonymous) if isinstance(c, dcc.Link)]
     assert redirect.href == "/region/310113"
     assert [link.href for link in links] == ["/login?next=/region/310113"]  # type: ignore[attr-defined]
 
@@ -294,21 +295,9 @@ def test_overview_and_its_queries_for_shanghai(
         baoshan_only = enterprises(conn, BAOSHAN, "310000")
     with app.server.test_request_context("/overview", headers=cookie_for(settings, "shanghai")):
         page = overview.layout()
-    graph_ids = {getattr(c, "id", None) for c in _walk(page) if isinstance(c, dcc.Graph)}
+    graph_ids = {getattr(c, "id", None) for c in walk(page) if isinstance(c, dcc.Graph)}
     # other tests register enterprises too: the demo's are there, and Baoshan's are fewer
     assert len(found) >= 63
     assert 30 <= len(baoshan_only) < len(found)  # a query never leaves the caller's scope
     assert [w.tier for w in tiers][: len(TIERS)] == list(TIERS)
     assert graph_ids == {ids.OVERVIEW_LEVELS, ids.OVERVIEW_REGIONS, ids.OVERVIEW_WARNINGS}
-
-
-def _walk(component: Any) -> list[Any]:
-    """A component and everything below it."""
-    found = [component]
-    children = getattr(component, "children", None)
-    if isinstance(children, list | tuple):
-        for child in children:
-            found += _walk(child)
-    elif children is not None and not isinstance(children, str | int | float):
-        found += _walk(children)
-    return found
