@@ -31,6 +31,7 @@ from typing import Any, Final, Literal
 
 from psycopg import AsyncConnection
 
+from dash_app.components.history import gateway_label
 from dash_app.enterprise_queries import EnterpriseHeader, enterprise_header, plant
 from dash_app.uploads import split_data_url
 from device_catalog import Catalog, UnknownIndicatorError
@@ -136,6 +137,9 @@ def point_label(
     known = labels.get(alarm["thing_id"])
     if known is not None:
         return known
+    gateway = gateway_label(str(alarm["thing_id"]), lang)
+    if gateway is not None:
+        return PointLabel("", gateway, "")
     name = _indicator_name(alarm.get("indicator"), catalog, lang)
     thing = str(alarm["thing_id"]).removeprefix("dusttwin:")
     return PointLabel(alarm.get("system_code") or "", name or thing, "")

@@ -125,6 +125,7 @@ STRINGS: dict[str, dict[Lang, str]] = {
     "ent.alarm_state": {"zh": "状态", "en": "State"},
     "ent.raised_at": {"zh": "报警时间", "en": "Raised"},
     "ent.system": {"zh": "除尘系统", "en": "System"},
+    "ent.gateway": {"zh": "数采网关", "en": "Gateway"},
     "ent.overdue": {"zh": "已超期", "en": "overdue"},
     # the top bar: navigation by role, the user, logging out
     "nav.region": {"zh": "风险地图", "en": "Risk map"},

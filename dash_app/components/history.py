@@ -11,7 +11,7 @@ from dash_app.i18n import STRINGS, t
 from dash_app.timefmt import local_time
 from risk.lifecycle import STATE_NAMES, VERIFICATIONS
 
-__all__ = ["code_name", "feedback_lines", "history_list", "state_name"]
+__all__ = ["code_name", "feedback_lines", "gateway_label", "history_list", "state_name"]
 
 DETAIL_KEYS = ("verification", "cause", "measures", "remark", "reason")
 
@@ -20,6 +20,14 @@ def code_name(prefix: str, key: Any, lang: str) -> str:
     """A translated name for a code (``prefix.key``), the code itself when there is none."""
     full = f"{prefix}.{key}"
     return t(full, lang) if full in STRINGS else ("—" if key is None else str(key))
+
+
+def gateway_label(thing_id: str, lang: str) -> str | None:
+    """ "数采网关 GW01" for an alarm raised on a gateway (offline), None for any other twin."""
+    thing = thing_id.removeprefix("dusttwin:")
+    if not thing.startswith("gateway-"):
+        return None
+    return f"{t('ent.gateway', lang)} {thing.rsplit('-', 1)[-1]}"
 
 
 def state_name(state: str, lang: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Final
 import plotly.graph_objects as go
 from dash import html
 
+from dash_app.components.history import gateway_label
 from dash_app.enterprise_queries import PlantView, PointRow, RiskView, Trend
 from dash_app.i18n import t
 from dash_app.timefmt import china_axis, china_time
@@ -301,7 +302,12 @@ def alarms_table(total: int, rows: list[dict[str, Any]], lang: str) -> html.Div:
                 [
                     html.Td(china_time(raised, "%m-%d %H:%M")),
                     html.Td(a.get("system_code") or "—"),
-                    html.Td(a.get("indicator") or a.get("alarm_type") or "—"),
+                    html.Td(
+                        gateway_label(str(a.get("thing_id", "")), lang)
+                        or a.get("indicator")
+                        or a.get("alarm_type")
+                        or "—"
+                    ),
                     html.Td(a["level"], className=f"alarm-level alarm-{a['level']}"),
                     html.Td(state),
                 ],

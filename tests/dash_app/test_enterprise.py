@@ -200,6 +200,21 @@ def test_alarms_table_lists_level_and_state_and_marks_overdue() -> None:
     assert "无未闭环报警" in str(alarms_table(0, [], "zh"))
 
 
+def test_a_gateways_offline_alarm_is_named_after_the_gateway() -> None:
+    row = {
+        "id": 8,
+        "thing_id": "dusttwin:gateway-91310113YDMDK4TM4L-GW01",
+        "system_code": None,
+        "indicator": None,
+        "alarm_type": "OFFLINE",
+        "level": "OFFLINE",
+        "state": "ACTIVE",
+        "raised_at": NOW,
+    }
+    cells = alarms_table(1, [row], "zh").children[1].children[1].children[0].children
+    assert cells[2].children == "数采网关 GW01"
+
+
 # ---------------------------------------------------------------- queries on the seeded plant
 
 
