@@ -34,10 +34,11 @@ from risk.cleaning import (
     create_plan,
     day_range,
     deactivate_plan,
-    enterprise_kpi,
+    enterprise_kpis_by_day,
     get_plan,
     list_plans,
     list_tasks,
+    summed_kpi,
     update_plan,
 )
 from risk.errors import RiskError
@@ -66,7 +67,6 @@ __all__ = [
     "decode_upload",
     "may_write",
     "new_filing",
-    "period_kpi",
     "photo_of",
     "plan_of",
     "save_plan",
@@ -126,27 +126,6 @@ def task_state(task: dict[str, Any], now: datetime) -> TaskState:
     return "upcoming" if now < task["window_start"] else "open"
 
 
-def period_kpi(daily: Sequence[CleaningKpi], credit_code: str, adcode: str) -> CleaningKpi:
-    """Several days' KPIs as one: counts summed, rates from the summed counts (as a region's)."""
-    due = sum(k.due for k in daily)
-    done = sum(k.done for k in daily)
-    on_time = sum(k.on_time for k in daily)
-    return CleaningKpi(
-        scope_kind="enterprise",
-        key=credit_code,
-        adcode=adcode,
-        enterprises=1,
-        due=due,
-        done=done,
-        on_time=on_time,
-        late=sum(k.late for k in daily),
-        overdue=sum(k.overdue for k in daily),
-        missed=sum(k.missed for k in daily),
-        completion_rate=done / due if due else None,
-        on_time_rate=on_time / due if due else None,
-    )
-
-
 # ---------------------------------------------------------------- the cleaning page
 
 
@@ -195,10 +174,7 @@ async def cleaning_view(
             newest_first=True,
             limit=HISTORY_SHOWN,
         )
-        daily = [
-            await enterprise_kpi(conn, scope, credit_code, first + timedelta(days=i), now)
-            for i in range(HISTORY_DAYS)
-        ]
+        daily = await enterprise_kpis_by_day(conn, scope, credit_code, first, HISTORY_DAYS, now)
     except CleaningNotFoundError:
         return None  # removed between the two reads: as if it never was
     adcode = header.adcode or ""
@@ -209,7 +185,7 @@ async def cleaning_view(
         history_total=total,
         history=tuple(history),
         kpi_today=daily[-1],
-        kpi_period=period_kpi(daily, credit_code, adcode),
+        kpi_period=summed_kpi(daily, credit_code, adcode),
         daily=tuple(daily),
         writable=may_write(scope, credit_code),
     )

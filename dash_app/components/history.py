@@ -10,6 +10,8 @@ from dash import html
 from dash_app.i18n import STRINGS, t
 from dash_app.timefmt import local_time
 from risk.lifecycle import STATE_NAMES, VERIFICATIONS
+from twins.errors import InvalidThingError
+from twins.model import parse_thing_id
 
 __all__ = ["code_name", "feedback_lines", "gateway_label", "history_list", "state_name"]
 
@@ -24,10 +26,11 @@ def code_name(prefix: str, key: Any, lang: str) -> str:
 
 def gateway_label(thing_id: str, lang: str) -> str | None:
     """ "数采网关 GW01" for an alarm raised on a gateway (offline), None for any other twin."""
-    thing = thing_id.removeprefix("dusttwin:")
-    if not thing.startswith("gateway-"):
+    try:
+        key = parse_thing_id(thing_id)
+    except InvalidThingError:
         return None
-    return f"{t('ent.gateway', lang)} {thing.rsplit('-', 1)[-1]}"
+    return f"{t('ent.gateway', lang)} {key.local_id}" if key.kind == "gateway" else None
 
 
 def state_name(state: str, lang: str) -> str:

@@ -19,8 +19,7 @@ from typing import Final
 
 import httpx
 
-from tests.connectors.private_services import PrivateMosquitto
-from tests.helpers import free_port
+from tests.connectors.private_services import PrivateMosquitto, free_port
 
 STARTUP_TIMEOUT_S: Final = 60.0
 SIM_PERIOD_S: Final = 2.0  # the simulated gateways publish this often (the demo: 10 s)

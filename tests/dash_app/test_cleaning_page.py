@@ -22,9 +22,8 @@ from PIL import Image
 
 from dash_app.app import create_app
 from dash_app.auth import COOKIE
-from dash_app.cleaning_queries import period_kpi
 from dusttwin.settings import Settings
-from risk.cleaning import CleaningKpi, PlanSpec, create_plan, day_range
+from risk.cleaning import CleaningKpi, PlanSpec, create_plan, day_range, summed_kpi
 from risk.statistics import CHINA
 from tests.api.demo_data import JIADING_ONE, OWN
 from tests.helpers import override
@@ -472,7 +471,7 @@ def test_the_period_kpi_rates_come_from_summed_counts() -> None:
             on_time / due if due else None,
         )
 
-    kpi = period_kpi([day(3, 3, 3), day(0, 0, 0), day(1, 0, 0)], "X", "310113")
+    kpi = summed_kpi([day(3, 3, 3), day(0, 0, 0), day(1, 0, 0)], "X", "310113")
     assert (kpi.due, kpi.done, kpi.on_time, kpi.overdue, kpi.missed) == (4, 3, 3, 1, 1)
     assert kpi.completion_rate == 0.75
     assert kpi.on_time_rate == 0.75

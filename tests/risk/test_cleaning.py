@@ -28,6 +28,7 @@ from risk.cleaning import (
     check_in,
     create_plan,
     daily_kpis,
+    enterprise_kpis_by_day,
     generate_tasks,
     kpi_rollup,
     list_tasks,
@@ -351,6 +352,19 @@ async def test_overdue_tasks_are_marked_once_alarm_and_feed_the_management_risk(
         1,
     )
     assert kpis[("region", JIADING[7].record.adcode)].due >= 2
+    # the enterprise's days in one query count as daily_kpis does, the evening shift (ending at
+    # midnight sharp) on the day it ends in
+    after_midnight = datetime(2031, 3, 18, 0, 30, tzinfo=CST)
+    by_day = await enterprise_kpis_by_day(
+        conn, Scope.admin(), cc, date(2031, 3, 16), 3, after_midnight
+    )
+    assert [(k.due, k.done, k.on_time) for k in by_day] == [(0, 0, 0), (3, 1, 0), (0, 0, 0)]
+    one_by_one = [
+        {(k.scope_kind, k.key): k for k in await daily_kpis(conn, day, now=after_midnight)}
+        for day in (date(2031, 3, 17), date(2031, 3, 18))
+    ]
+    assert one_by_one[0][("enterprise", cc)] == by_day[1]
+    assert ("enterprise", cc) not in one_by_one[1]
 
 
 async def test_nothing_due_yet_is_no_completion_rate(conn: psycopg.AsyncConnection[Any]) -> None:
